@@ -1,0 +1,84 @@
+"""Behaviour of a Pulsar deployed from the tutorial's group_vars."""
+
+import pytest
+
+from conftest import run_pulsar_check
+
+testinfra_hosts = ["pulsarservers"]
+
+
+def test_service_active_and_enabled(host, pulsar):
+    svc = host.service("pulsar")
+    assert svc.is_enabled
+    assert svc.is_running, host.run("journalctl -u pulsar --no-pager -n 50").stdout
+
+
+def test_listens_on_configured_address(host, pulsar):
+    assert host.socket(f"tcp://{pulsar['host']}:{pulsar['port']}").is_listening
+
+
+def test_runs_as_service_user(host, pulsar):
+    pid = host.run("systemctl show -p MainPID --value pulsar").stdout.strip()
+    assert host.run(f"ps -o user= -p {pid}").stdout.strip() == "pulsar"
+
+
+@pytest.mark.parametrize(
+    "key,owner,mode",
+    [
+        ("venv", "root", 0o755),
+        ("config", "root", 0o750),
+        ("staging", "pulsar", 0o750),
+    ],
+)
+def test_directories(host, pulsar, key, owner, mode):
+    d = host.file(pulsar["dirs"][key])
+    assert d.is_directory
+    assert d.user == owner
+    assert d.group == "pulsar"
+    assert d.mode == mode
+
+
+def test_app_yml_readable_only_by_service_user(host, pulsar):
+    f = host.file(pulsar["app_yml"])
+    assert f.user == "pulsar"
+    assert f.mode == 0o600
+    assert host.run(f"runuser -u nobody -- cat {pulsar['app_yml']}").rc != 0
+
+
+def test_app_yml_has_absolute_paths(host, pulsar):
+    conf = pulsar["app_config"]
+    assert conf["staging_directory"] == pulsar["dirs"]["staging"]
+    for key in ("persistence_directory", "tool_dependency_dir"):
+        assert conf[key].startswith("/")
+
+
+def test_admin_dependency_resolvers_template_used(host, pulsar):
+    # The tutorial's templates/dependency_resolvers_conf.xml.j2 wins over the role's default.
+    xml = host.file(f"{pulsar['dirs']['config']}/dependency_resolvers_conf.xml").content_string
+    assert '<conda auto_install="True" auto_init="True"/>' in xml
+    assert "galaxy_packages" not in xml
+
+
+def test_optional_dependencies_importable(host, pulsar):
+    py = f"{pulsar['dirs']['venv']}/bin/python"
+    cmd = host.run(f"{py} -c 'import OpenSSL, pycurl, kombu, requests, psutil, uwsgidecorators' ")
+    assert cmd.rc == 0, cmd.stderr
+
+
+def test_token_not_in_unit_or_process_arguments(host, pulsar):
+    token = pulsar["app_config"]["private_token"]
+    assert token not in host.file("/etc/systemd/system/pulsar.service").content_string
+    assert token not in host.run("ps -eo args").stdout
+
+
+def test_real_job_passes(host, pulsar):
+    """pulsar-check stages input files in, runs a job, stages outputs back."""
+    cmd = run_pulsar_check(host, pulsar, f"http://localhost:{pulsar['port']}/",
+                           pulsar["app_config"]["private_token"])
+    assert cmd.rc == 0, cmd.stdout + cmd.stderr
+
+
+def test_wrong_token_refused(host, pulsar):
+    cmd = run_pulsar_check(host, pulsar, f"http://localhost:{pulsar['port']}/", "not-the-token")
+    assert cmd.rc != 0
+    assert "401" in cmd.stdout + cmd.stderr or "403" in cmd.stdout + cmd.stderr

@@ -1,0 +1,9 @@
+# Sourced by the Makefile's shell recipes and tools/*.sh: one place for paths.
+# shellcheck shell=bash
+GOP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export GOP_ROOT
+export CONTAINERS_CONF="$GOP_ROOT/tools/containers.conf"
+# Host-side caches shared by every scenario container of every run.
+export GOP_CACHE_DIR="${GOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/galaxy_ops_pulsar}"
+export PATH="$GOP_ROOT/.venv/bin:$PATH"
+export ANSIBLE_CONFIG="$GOP_ROOT/ansible.cfg"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One-command tooling setup on a Debian 12/13 machine (run as root):
+# podman + runc + debootstrap from apt, the pinned Python tooling in .venv,
+# the collection linked where Ansible finds it, and the base image(s).
+set -euo pipefail
+# shellcheck source=tools/env.sh
+source "$(dirname "$0")/env.sh"
+cd "$GOP_ROOT"
+
+missing=()
+for cmd in podman runc debootstrap; do
+    command -v "$cmd" >/dev/null || missing+=("$cmd")
+done
+if ((${#missing[@]})); then
+    echo "installing from apt: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null
+fi
+
+if [ ! -x .venv/bin/molecule ] || ! cmp -s requirements/test.txt .venv/.requirements; then
+    echo "creating .venv from requirements/test.txt"
+    python3 -m venv .venv
+    .venv/bin/pip install -q -r requirements/test.txt
+    cp requirements/test.txt .venv/.requirements
+fi
+
+# The repo root is the collection: make galaxy_ops.pulsar resolvable without
+# building it (ansible.cfg puts .cache/collections first on the path).
+link=.cache/collections/ansible_collections/galaxy_ops/pulsar
+mkdir -p "$(dirname "$link")" "$GOP_CACHE_DIR/pip" "$GOP_CACHE_DIR/apt"
+ln -sfn "$GOP_ROOT" "$link"
+
+for suite in ${GOP_SUITES:-bookworm}; do
+    tools/build-image.sh "$suite"
+done
