@@ -17,7 +17,7 @@ root=$(mktemp -d /var/tmp/debootstrap.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 echo "building $image by debootstrap (about a minute)"
 debootstrap --variant=minbase \
-    --include=python3,systemd,systemd-sysv,dbus,sudo,ca-certificates \
+    --include=python3,systemd,systemd-sysv,dbus,sudo,ca-certificates,iproute2,procps \
     "$suite" "$root" http://deb.debian.org/debian >/dev/null
 
 # Sites behind a TLS-intercepting proxy: trust the host's extra CAs in the

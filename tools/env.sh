@@ -6,4 +6,3 @@ export CONTAINERS_CONF="$GOP_ROOT/tools/containers.conf"
 # Host-side caches shared by every scenario container of every run.
 export GOP_CACHE_DIR="${GOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/galaxy_ops_pulsar}"
 export PATH="$GOP_ROOT/.venv/bin:$PATH"
-export ANSIBLE_CONFIG="$GOP_ROOT/ansible.cfg"

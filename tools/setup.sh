@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-command tooling setup on a Debian 12/13 machine (run as root):
 # podman + runc + debootstrap from apt, the pinned Python tooling in .venv,
-# the collection linked where Ansible finds it, and the base image(s).
+# the shared cache dirs and the Debian base image(s).
 set -euo pipefail
 # shellcheck source=tools/env.sh
 source "$(dirname "$0")/env.sh"
@@ -24,11 +24,7 @@ if [ ! -x .venv/bin/molecule ] || ! cmp -s requirements/test.txt .venv/.requirem
     cp requirements/test.txt .venv/.requirements
 fi
 
-# The repo root is the collection: make galaxy_ops.pulsar resolvable without
-# building it (ansible.cfg puts .cache/collections first on the path).
-link=.cache/collections/ansible_collections/galaxy_ops/pulsar
-mkdir -p "$(dirname "$link")" "$GOP_CACHE_DIR/pip" "$GOP_CACHE_DIR/apt"
-ln -sfn "$GOP_ROOT" "$link"
+mkdir -p "$GOP_CACHE_DIR/pip" "$GOP_CACHE_DIR/apt"
 
 for suite in ${GOP_SUITES:-bookworm}; do
     tools/build-image.sh "$suite"

@@ -1,0 +1,24 @@
+# Entry points. Everything runs from a fresh Debian 12/13 machine as root.
+SHELL := /bin/bash
+ENV := source tools/env.sh &&
+SCENARIOS ?= default
+
+.PHONY: setup lint test demo bench clean
+
+setup:  ## install podman, the pinned tooling and the base image(s)
+	tools/setup.sh
+
+lint: setup
+	$(ENV) yamllint -s . && ansible-lint --profile production
+
+test: lint  ## lint, then every molecule scenario
+	$(ENV) for s in $(SCENARIOS); do molecule test -s $$s || exit 1; done
+
+demo: setup  ## deploy the repo-root working dir into a local container and run a job
+	tools/demo.sh
+
+bench: setup  ## measure converge and job times into docs/benchmarks.md
+	tools/bench.sh
+
+clean:
+	$(ENV) for s in $(SCENARIOS); do molecule destroy -s $$s; done
