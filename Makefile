@@ -9,7 +9,7 @@ setup:  ## install podman, the pinned tooling and the base image(s)
 	tools/setup.sh
 
 lint: setup
-	$(ENV) yamllint -s . && ansible-lint --profile production
+	$(ENV) yamllint -s . && ansible-lint --profile production && python tools/role_docs.py --check
 
 test: lint  ## lint, then every molecule scenario
 	$(ENV) for s in $(SCENARIOS); do molecule test -s $$s || exit 1; done

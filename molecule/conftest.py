@@ -1,0 +1,72 @@
+"""Fixtures shared by every scenario's testinfra tests (see pytest.ini)."""
+
+import configparser
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+FILES = Path(__file__).parent / "files"
+
+
+@pytest.fixture(scope="module")
+def pulsar(host):
+    """What the pulsar role deployed, read back from the host (not from our inputs)."""
+    unit = host.file("/etc/systemd/system/pulsar.service").content_string
+    config_dir = unit.split("PULSAR_CONFIG_DIR=")[1].split('"')[0]
+    venv = unit.split("ExecStart=")[1].split("/bin/pulsar-serve")[0]
+    ini = configparser.ConfigParser()
+    ini.read_string(host.file(f"{config_dir}/server.ini").content_string)
+    app_yml = f"{config_dir}/app.yml"
+    app_config = yaml.safe_load(host.file(app_yml).content_string)
+    return {
+        "host": ini["server:main"]["host"],
+        "port": int(ini["server:main"]["port"]),
+        "app_yml": app_yml,
+        "app_config": app_config,
+        "token": app_config["private_token"],
+        "dirs": {"config": config_dir, "venv": venv, "staging": app_config["staging_directory"]},
+    }
+
+
+@pytest.fixture(scope="module")
+def pulsar_check(host, pulsar):
+    """Run Pulsar's own client check, a job with files staged in and out.
+
+    Without a token the deployed one is read from app.yml on the host, so it
+    never appears in the command line that testinfra logs.
+    """
+    venv = pulsar["dirs"]["venv"]
+
+    def run(url, token=None, cafile=None):
+        if token is None:
+            read = 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["private_token"])'
+            token = f"\"$({venv}/bin/python -c '{read}' {pulsar['app_yml']})\""
+        env = f"SSL_CERT_FILE={cafile} " if cafile else ""
+        return host.run(f"{env}timeout 300 {venv}/bin/pulsar-check --url {url} --private_token {token}")
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def stage_upload(host, pulsar):
+    """Upload a file of SIZE bytes into a new Pulsar job (chunked, like Galaxy).
+
+    Returns the upload script's report plus the sha256 of the file as Pulsar
+    stored it, computed on the Pulsar host.
+    """
+    script = "/usr/local/bin/molecule-stage-upload.py"
+    host.ansible("copy", f"src={FILES / 'stage_upload.py'} dest={script} mode=0755", check=False, become=True)
+
+    def run(url, size, cafile=""):
+        src = f"/var/tmp/upload-{size}.dat"
+        host.run_test(f"test -s {src} || head -c {size} /dev/urandom > {src}")
+        cmd = host.run(f"{pulsar['dirs']['venv']}/bin/python {script} {url} {pulsar['app_yml']} {src} {cafile}")
+        assert cmd.rc == 0, cmd.stdout + cmd.stderr
+        report = json.loads(cmd.stdout)
+        report["stored_sha256"] = host.check_output(f"sha256sum {report['path']}").split()[0]
+        report["stored_size"] = host.file(report["path"]).size
+        return report
+
+    return run
