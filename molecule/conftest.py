@@ -2,12 +2,16 @@
 
 import configparser
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-FILES = Path(__file__).parent / "files"
+MOLECULE_DIR = Path(__file__).parent
+FILES = MOLECULE_DIR / "files"
+REPO = MOLECULE_DIR.parent
 
 
 @pytest.fixture(scope="module")
@@ -68,5 +72,20 @@ def stage_upload(host, pulsar):
         report["stored_sha256"] = host.check_output(f"sha256sum {report['path']}").split()[0]
         report["stored_size"] = host.file(report["path"]).size
         return report
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def ansible_playbook():
+    """Run a playbook against the scenario's inventory from the controller,
+    with the shared test vars plus ``extra_vars`` (highest precedence)."""
+
+    def run(playbook, extra_vars=None):
+        return subprocess.run(
+            ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook),
+             "-e", f"@{MOLECULE_DIR / 'test_vars.yml'}", "-e", json.dumps(extra_vars or {})],
+            capture_output=True, text=True, env=os.environ, timeout=900, check=False,
+        )
 
     return run

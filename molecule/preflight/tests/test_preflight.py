@@ -1,43 +1,42 @@
 """Bad input stops the tutorial's playbook before it changes anything."""
 
-import json
-import os
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 
+from conftest import REPO
+
 testinfra_hosts = ["pulsarservers"]
 
-PLAYBOOK = Path(__file__).resolve().parents[3] / "pulsar-playbook.yml"
-TOKEN = "molecule-test-token-0123456789abcdef0123456789abcdef"
-
 # (case, extra vars, variable the message must name). Everything else comes
-# from the repo's tutorial group_vars, whose token is the example placeholder.
+# from the repo's tutorial group_vars and molecule/test_vars.yml.
 CASES = [
-    ("placeholder token of the example group_vars", {}, "private_token"),
+    ("placeholder token of the example group_vars", {"private_token": "your_private_token_here"}, "private_token"),
     ("empty private_token", {"private_token": ""}, "private_token"),
     ("no private_token in pulsar_yaml_config", {"pulsar_yaml_config": {"conda_auto_init": False}}, "private_token"),
-    ("non-integer pulsar_port", {"private_token": TOKEN, "pulsar_port": "eighty"}, "pulsar_port"),
-    ("out-of-range pulsar_port", {"private_token": TOKEN, "pulsar_port": 70000}, "pulsar_port"),
-    ("pulsar_yaml_config not a mapping", {"private_token": TOKEN, "pulsar_yaml_config": "a string"}, "pulsar_yaml_config"),
-    ("relative pulsar_staging_dir", {"private_token": TOKEN, "pulsar_staging_dir": "staging"}, "pulsar_staging_dir"),
+    ("non-integer pulsar_port", {"pulsar_port": "eighty"}, "pulsar_port"),
+    ("out-of-range pulsar_port", {"pulsar_port": 70000}, "pulsar_port"),
+    ("pulsar_yaml_config not a mapping", {"pulsar_yaml_config": "a string"}, "pulsar_yaml_config"),
+    ("relative pulsar_staging_dir", {"pulsar_staging_dir": "staging"}, "pulsar_staging_dir"),
+    ("site in nginx_servers without a template", {"nginx_servers": ["no-such-site"]},
+     "nginx_servers"),
+    ("TLS without certificate or key", {"pulsar_nginx_tls": True}, "pulsar_nginx_tls_certificate"),
+    ("TLS with a missing certificate file", {"pulsar_nginx_tls": True,
+                                           "pulsar_nginx_tls_certificate": "/etc/ssl/none.crt",
+                                           "pulsar_nginx_tls_certificate_key": "/etc/ssl/none.key"}, "/etc/ssl/none.crt"),
+    ("nginx_conf_http not a mapping", {"nginx_conf_http": ["client_max_body_size 5g"]},
+     "nginx_conf_http"),
 ]
 
 
 @pytest.mark.parametrize("case,extra_vars,variable", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_refused_before_any_change(case, extra_vars, variable):
-    run = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(PLAYBOOK),
-         "-e", json.dumps(extra_vars)],
-        capture_output=True, text=True, env=os.environ, timeout=300,
-    )
+def test_bad_input_refused_before_any_change(ansible_playbook, case, extra_vars, variable):
+    run = ansible_playbook(REPO / "pulsar-playbook.yml", extra_vars)
     out = run.stdout + run.stderr
     assert run.returncode != 0, out
-    failed_task = re.findall(r"TASK \[galaxy_ops\.pulsar\.pulsar : ([^\]]+)\]", out)[-1]
-    assert re.match(r"Validating arguments|Check|Refuse", failed_task), out
-    assert variable in out.split(f"TASK [galaxy_ops.pulsar.pulsar : {failed_task}]")[-1], out
+    last_task = re.findall(r"TASK \[(galaxy_ops\.pulsar\.pulsar(?:_nginx)? : [^\]]+)\]", out)[-1]
+    assert re.search(r": (Validating arguments|Check|Refuse)", last_task), out
+    assert variable in out.split(f"TASK [{last_task}]")[-1], out
     assert re.search(r"changed=0\s", out), out
 
 
@@ -51,5 +50,5 @@ def test_no_directories_or_unit(host):
 
 
 def test_no_packages_installed(host):
-    for pkg in ("build-essential", "python3-venv", "libssl-dev"):
+    for pkg in ("nginx", "build-essential", "python3-venv", "libssl-dev"):
         assert not host.package(pkg).is_installed, pkg

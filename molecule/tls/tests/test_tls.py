@@ -1,0 +1,79 @@
+"""TLS in front of Pulsar: jobs over HTTPS, HTTP redirected, Pulsar not exposed."""
+
+import pytest
+
+from conftest import MOLECULE_DIR
+
+testinfra_hosts = ["pulsarservers"]
+
+CERT = "/etc/nginx/tls/pulsar-selfsigned.crt"
+
+
+def test_pulsar_listens_on_loopback_only(host, pulsar):
+    assert pulsar["host"] == "127.0.0.1"
+    assert host.socket("tcp://127.0.0.1:8913").is_listening
+    assert not host.socket("tcp://0.0.0.0:8913").is_listening
+
+
+def test_private_key_not_world_readable(host):
+    key = host.file("/etc/nginx/tls/pulsar-selfsigned.key")
+    assert key.user == "root"
+    assert key.mode & 0o077 == 0
+
+
+def test_real_job_over_https(pulsar_check):
+    cmd = pulsar_check("https://localhost:443/", cafile=CERT)
+    assert cmd.rc == 0, cmd.stdout + cmd.stderr
+
+
+def test_wrong_token_refused_over_https(pulsar_check):
+    cmd = pulsar_check("https://localhost:443/", token="not-the-token", cafile=CERT)
+    assert cmd.rc != 0
+    assert "401" in cmd.stdout + cmd.stderr
+
+
+def test_untrusted_certificate_refused(pulsar_check):
+    # The client verifies the server: without the CA the job must not run.
+    cmd = pulsar_check("https://localhost:443/")
+    assert cmd.rc != 0
+    assert "CERTIFICATE_VERIFY_FAILED" in cmd.stdout + cmd.stderr
+
+
+def test_plain_http_redirects_to_https(host, pulsar):
+    py = f"{pulsar['dirs']['venv']}/bin/python"
+    script = (
+        "import http.client; c = http.client.HTTPConnection('localhost', 80); "
+        "c.request('GET', '/jobs/x/status?a=b'); r = c.getresponse(); "
+        "print(r.status, r.getheader('Location'))"
+    )
+    assert host.check_output(f'{py} -c "{script}"') == "301 https://localhost/jobs/x/status?a=b"
+
+
+@pytest.mark.parametrize("flag,accepted", [("-tls1", False), ("-tls1_1", False), ("-tls1_2", True), ("-tls1_3", True)])
+def test_only_modern_tls_protocols(host, flag, accepted):
+    # SECLEVEL=0 lets the client offer old protocols: the refusal is the server's.
+    cmd = host.run(f"openssl s_client -connect localhost:443 {flag} -cipher DEFAULT@SECLEVEL=0 </dev/null")
+    assert (cmd.rc == 0) == accepted, cmd.stdout + cmd.stderr
+
+
+def test_admin_site_template_used(host):
+    assert host.file("/etc/nginx/sites-enabled/status").is_symlink
+    assert "Active connections" in host.check_output("python3 -c \"import urllib.request as u; "
+                                                     "print(u.urlopen('http://127.0.0.1:8081/status').read().decode())\"")
+
+
+def test_1gib_upload_over_https_arrives_whole(stage_upload):
+    report = stage_upload("https://localhost:443", 1024**3, cafile=CERT)
+    assert report["stored_sha256"] == report["sha256"]
+
+
+def test_broken_site_template_leaves_nginx_as_it_was(host, ansible_playbook, pulsar_check):
+    before = host.check_output("find /etc/nginx -type f -o -type l | sort | xargs sha256sum")
+    run = ansible_playbook(
+        MOLECULE_DIR / "tls" / "converge.yml", {"nginx_servers": ["pulsar-proxy", "status", "broken"]}
+    )
+    assert run.returncode != 0
+    assert "no_such_directive" in run.stdout + run.stderr  # nginx -t's message reaches the admin
+    assert host.check_output("find /etc/nginx -type f -o -type l | sort | xargs sha256sum") == before
+    assert host.service("nginx").is_running
+    assert pulsar_check("https://localhost:443/", cafile=CERT).rc == 0
