@@ -1,7 +1,7 @@
 # Entry points. Everything runs from a fresh Debian 12/13 machine as root.
 SHELL := /bin/bash
 ENV := source tools/env.sh &&
-SCENARIOS ?= default
+SCENARIOS ?= preflight default tls
 
 .PHONY: setup lint test demo bench clean
 

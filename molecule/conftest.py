@@ -81,10 +81,10 @@ def ansible_playbook():
     """Run a playbook against the scenario's inventory from the controller,
     with the shared test vars plus ``extra_vars`` (highest precedence)."""
 
-    def run(playbook, extra_vars=None):
+    def run(playbook, extra_vars=None, *args):
         return subprocess.run(
             ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook),
-             "-e", f"@{MOLECULE_DIR / 'test_vars.yml'}", "-e", json.dumps(extra_vars or {})],
+             "-e", f"@{MOLECULE_DIR / 'test_vars.yml'}", "-e", json.dumps(extra_vars or {}), *args],
             capture_output=True, text=True, env=os.environ, timeout=900, check=False,
         )
 

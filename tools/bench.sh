@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Measure converge times of the repo-root working directory and write them
+# Measure converge, job and staging times of the repo-root working directory
+# (tutorial playbook: nginx + Pulsar) and write them
 # into docs/benchmarks.md (between the BENCH markers). Runs are repeated
 # GOP_BENCH_RUNS times (default 3); the median and the spread are reported.
 set -euo pipefail
@@ -9,27 +10,48 @@ runs=${GOP_BENCH_RUNS:-3}
 name=galaxy-ops-bench
 out="$GOP_ROOT/docs/benchmarks.md"
 
-seconds() { local t0=$SECONDS; "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; echo $((SECONDS - t0)); }
-stats() { sort -n | awk '{v[NR]=$1} END {printf "%d s (min %d, max %d, n=%d)", v[int((NR+1)/2)], v[1], v[NR], NR}'; }
+seconds() { local t0=$EPOCHREALTIME; "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN {print a - b}'; }
+stats() { sort -n | awk '{v[NR]=$1} END {printf "%.1f (min %.1f, max %.1f, n=%d)", v[int((NR+1)/2)], v[1], v[NR], NR}'; }
 cold_run() { gop_converge && gop_pulsar_check "$name"; }
+# upload URL: seconds to stage 1 GiB into a Pulsar job (chunked, as Galaxy does)
+upload() {
+    podman exec "$name" /mnt/pulsar/venv/bin/python /usr/local/bin/stage_upload.py "$1" \
+        /mnt/pulsar/config/app.yml /var/tmp/upload.dat | sed 's/.*"seconds": \([0-9.]*\).*/\1/'
+}
+mibps() { awk '{printf "%.0f\n", 1024 / $1}'; }
 
 gop_install_collection
 gop_inventory "$name"
-cold=() noop=()
+declare -a cold noop job_nginx job_direct up_nginx up_direct up_local
 for i in $(seq "$runs"); do
     echo "run $i/$runs: cold converge + job"
     gop_start_container "$name" --fresh
     cold+=("$(seconds cold_run)")
     echo "run $i/$runs: no-op re-run"
     noop+=("$(seconds gop_converge)")
+    echo "run $i/$runs: jobs and 1 GiB uploads, through nginx and direct"
+    job_nginx+=("$(seconds gop_pulsar_check "$name" http://localhost:80/)")
+    job_direct+=("$(seconds gop_pulsar_check "$name" http://localhost:8913/)")
+    podman cp "$GOP_ROOT/molecule/files/stage_upload.py" "$name:/usr/local/bin/stage_upload.py"
+    podman exec "$name" sh -c 'head -c 1073741824 /dev/urandom > /var/tmp/upload.dat'
+    up_nginx+=("$(upload http://localhost:80 | mibps)")
+    up_direct+=("$(upload http://localhost:8913 | mibps)")
+    up_local+=("$(podman exec "$name" python3 -c 'import os, shutil, time
+s = time.monotonic(); shutil.copyfile("/var/tmp/upload.dat", "/mnt/pulsar/staging/copy.dat"); os.sync()
+print(time.monotonic() - s); os.remove("/mnt/pulsar/staging/copy.dat")' | mibps)")
 done
 podman rm -f "$name" >/dev/null
 
 table=$(cat <<TABLE
-| Measure | Median (spread) |
+| Measure | Median (min, max, n) |
 | --- | --- |
-| Cold converge: fresh container to a passing \`pulsar-check\` job | $(printf '%s\n' "${cold[@]}" | stats) |
-| No-op re-run of \`pulsar-playbook.yml\` (\`changed=0\`) | $(printf '%s\n' "${noop[@]}" | stats) |
+| Cold converge: fresh container to a passing \`pulsar-check\` job (s) | $(printf '%s\n' "${cold[@]}" | stats) |
+| No-op re-run of \`pulsar-playbook.yml\`, \`changed=0\` (s) | $(printf '%s\n' "${noop[@]}" | stats) |
+| Job round trip (\`pulsar-check\`) through nginx, port 80 (s) | $(printf '%s\n' "${job_nginx[@]}" | stats) |
+| Job round trip (\`pulsar-check\`) direct to Pulsar, port 8913 (s) | $(printf '%s\n' "${job_direct[@]}" | stats) |
+| Staging 1 GiB into a job through nginx (MiB/s) | $(printf '%s\n' "${up_nginx[@]}" | stats) |
+| Staging 1 GiB into a job direct to Pulsar (MiB/s) | $(printf '%s\n' "${up_direct[@]}" | stats) |
+| Local copy of the same 1 GiB into the staging directory, with sync (MiB/s) | $(printf '%s\n' "${up_local[@]}" | stats) |
 
 Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB RAM, $(. /etc/os-release; echo "$PRETTY_NAME"), podman $(podman version -f '{{.Client.Version}}'), Debian $GOP_SUITE container.
 TABLE

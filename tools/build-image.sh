@@ -3,7 +3,7 @@
 # into podman, unless it already exists. Usage: build-image.sh [bookworm|trixie]
 set -euo pipefail
 suite=${1:-bookworm}
-image="localhost/galaxy-ops-debian:${suite}"
+image="localhost/galaxy-ops-debian:${suite}-${GOP_IMAGE_REV}"
 
 # shellcheck source=tools/env.sh
 source "$(dirname "$0")/env.sh"
@@ -17,7 +17,7 @@ root=$(mktemp -d /var/tmp/debootstrap.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 echo "building $image by debootstrap (about a minute)"
 debootstrap --variant=minbase \
-    --include=python3,systemd,systemd-sysv,dbus,sudo,ca-certificates,iproute2,procps \
+    --include=python3,python3-apt,systemd,systemd-sysv,dbus,sudo,ca-certificates,iproute2,procps \
     "$suite" "$root" http://deb.debian.org/debian >/dev/null
 
 # Sites behind a TLS-intercepting proxy: trust the host's extra CAs in the
@@ -40,3 +40,6 @@ tar -C "$root" -c . | podman import \
     --change 'CMD ["/sbin/init"]' --change 'ENV container=podman' \
     - "$image" >/dev/null
 echo "built $image"
+# Drop images built by older versions of this script.
+podman images --format '{{.Repository}}:{{.Tag}}' localhost/galaxy-ops-debian \
+    | grep -E ":${suite}(-[0-9a-f]+)?$" | grep -vx "$image" | xargs -r podman rmi >/dev/null || true

@@ -6,3 +6,7 @@ export CONTAINERS_CONF="$GOP_ROOT/tools/containers.conf"
 # Host-side caches shared by every scenario container of every run.
 export GOP_CACHE_DIR="${GOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/galaxy_ops_pulsar}"
 export PATH="$GOP_ROOT/.venv/bin:$PATH"
+# Base images are tagged with a hash of their build script: changing the
+# script builds a new image instead of reusing a stale one.
+GOP_IMAGE_REV=$(sha256sum "$GOP_ROOT/tools/build-image.sh" | cut -c1-8)
+export GOP_IMAGE_REV

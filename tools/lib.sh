@@ -22,7 +22,7 @@ gop_start_container() {
     if ! podman container exists "$name"; then
         podman run -d --name "$name" --hostname "$name" --systemd=always \
             -v "$GOP_CACHE_DIR/pip:/root/.cache/pip" -v "$GOP_CACHE_DIR/apt:/var/cache/apt/archives" \
-            "localhost/galaxy-ops-debian:$GOP_SUITE" /sbin/init >/dev/null
+            "localhost/galaxy-ops-debian:$GOP_SUITE-$GOP_IMAGE_REV" /sbin/init >/dev/null
     fi
     podman start "$name" >/dev/null
 }
@@ -50,9 +50,10 @@ gop_converge() {
     ansible-playbook -i "$GOP_WORK/hosts" "$GOP_ROOT/pulsar-playbook.yml" -e @"$GOP_WORK/secrets.yml" "$@"
 }
 
-# gop_pulsar_check NAME: a real staged job with Pulsar's client, token read on the host.
+# gop_pulsar_check NAME [URL]: a real staged job with Pulsar's client, by
+# default through the nginx proxy; the token is read on the host.
 gop_pulsar_check() {
-    podman exec "$1" bash -c \
+    podman exec -e URL="${2:-http://localhost:80/}" "$1" bash -c \
         'T=$(/mnt/pulsar/venv/bin/python -c "import yaml; print(yaml.safe_load(open(\"/mnt/pulsar/config/app.yml\"))[\"private_token\"])");
-         /mnt/pulsar/venv/bin/pulsar-check --url http://localhost:8913/ --private_token "$T"'
+         /mnt/pulsar/venv/bin/pulsar-check --url "$URL" --private_token "$T"'
 }

@@ -52,3 +52,12 @@ def test_no_directories_or_unit(host):
 def test_no_packages_installed(host):
     for pkg in ("nginx", "build-essential", "python3-venv", "libssl-dev"):
         assert not host.package(pkg).is_installed, pkg
+
+
+def test_check_mode_on_a_new_host_passes_and_changes_nothing(host, ansible_playbook):
+    # A real new host has package lists; the minimal test image has none.
+    host.run_test("apt-get update -qq")
+    run = ansible_playbook(REPO / "pulsar-playbook.yml", {}, "--check", "--diff")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert not host.user("pulsar").exists
+    assert not host.package("nginx").is_installed
