@@ -54,21 +54,31 @@ def pulsar_check(host, pulsar):
 
 
 @pytest.fixture(scope="module")
-def stage_upload(host, pulsar):
+def pulsar_api(host, pulsar):
+    """Call molecule/files/pulsar_api.py on the Pulsar host; returns (rc, report)."""
+    script = "/usr/local/bin/molecule-pulsar-api.py"
+    host.ansible("copy", f"src={FILES / 'pulsar_api.py'} dest={script} mode=0755", check=False, become=True)
+
+    def run(url, action, arg, cafile=""):
+        cmd = host.run(f"{pulsar['dirs']['venv']}/bin/python {script} {url} {pulsar['app_yml']} {action} {arg} {cafile}")
+        return cmd.rc, json.loads(cmd.stdout or "{}")
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def stage_upload(host, pulsar_api):
     """Upload a file of SIZE bytes into a new Pulsar job (chunked, like Galaxy).
 
-    Returns the upload script's report plus the sha256 of the file as Pulsar
+    Returns the client's report plus the sha256 and size of the file as Pulsar
     stored it, computed on the Pulsar host.
     """
-    script = "/usr/local/bin/molecule-stage-upload.py"
-    host.ansible("copy", f"src={FILES / 'stage_upload.py'} dest={script} mode=0755", check=False, become=True)
 
     def run(url, size, cafile=""):
         src = f"/var/tmp/upload-{size}.dat"
         host.run_test(f"test -s {src} || head -c {size} /dev/urandom > {src}")
-        cmd = host.run(f"{pulsar['dirs']['venv']}/bin/python {script} {url} {pulsar['app_yml']} {src} {cafile}")
-        assert cmd.rc == 0, cmd.stdout + cmd.stderr
-        report = json.loads(cmd.stdout)
+        rc, report = pulsar_api(url, "upload", src, cafile)
+        assert rc == 0, report
         report["stored_sha256"] = host.check_output(f"sha256sum {report['path']}").split()[0]
         report["stored_size"] = host.file(report["path"]).size
         return report

@@ -34,7 +34,7 @@ done
 # Keep downloaded packages so a host-mounted /var/cache/apt/archives is a cache.
 rm -f "$root/etc/apt/apt.conf.d/docker-clean"
 echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' > "$root/etc/apt/apt.conf.d/01keep-debs"
-rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/*
 
 tar -C "$root" -c . | podman import \
     --change 'CMD ["/sbin/init"]' --change 'ENV container=podman' \
@@ -42,4 +42,4 @@ tar -C "$root" -c . | podman import \
 echo "built $image"
 # Drop images built by older versions of this script.
 podman images --format '{{.Repository}}:{{.Tag}}' localhost/galaxy-ops-debian \
-    | grep -E ":${suite}(-[0-9a-f]+)?$" | grep -vx "$image" | xargs -r podman rmi >/dev/null || true
+    | grep -E ":${suite}(-[0-9a-f]+)?$" | grep -vx "$image" | xargs -r podman rmi >/dev/null 2>&1 || true

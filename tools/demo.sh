@@ -16,7 +16,7 @@ gop_inventory "$name"
 echo "== ansible-playbook pulsar-playbook.yml (per-task timing at the end)"
 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks gop_converge
 
-echo "== running a real job with pulsar-check inside $name (files staged in and out)"
+echo "== running a real job with pulsar-check through nginx inside $name (files staged in and out)"
 if gop_pulsar_check "$name" >"$GOP_WORK/pulsar-check.log" 2>&1; then
     echo "pulsar-check passed: $(grep -c 'staging.down:collecting output' "$GOP_WORK/pulsar-check.log") outputs collected"
 else
@@ -31,7 +31,7 @@ cat <<SUMMARY
 
 == deployed
 Pulsar $version in container $name (Debian $GOP_SUITE); service pulsar is $(podman exec "$name" systemctl is-active pulsar)
-  Galaxy url:  http://${ip:-<container ip>}:8913/   private_token: in $GOP_WORK/secrets.yml
+  Galaxy url:  http://${ip:-<container ip>}/ (nginx; Pulsar itself on :8913)   private_token: in $GOP_WORK/secrets.yml
   config:      /mnt/pulsar/config/app.yml (owner pulsar, mode 0600)
   job log:     $GOP_WORK/pulsar-check.log
   logs:        podman exec $name journalctl -u pulsar

@@ -79,3 +79,26 @@ def test_wrong_token_refused_direct(pulsar, pulsar_check):
     cmd = pulsar_check(f"http://localhost:{pulsar['port']}/", token="not-the-token")
     assert cmd.rc != 0
     assert "401" in cmd.stdout + cmd.stderr
+
+
+def test_systemd_sandbox_in_effect(host):
+    props = dict(
+        line.split("=", 1)
+        for line in host.check_output(
+            "systemctl show pulsar -p ProtectSystem -p NoNewPrivileges -p PrivateTmp -p ProtectHome "
+            "-p CapabilityBoundingSet -p ReadWritePaths"
+        ).splitlines()
+    )
+    assert props["ProtectSystem"] == "strict"
+    assert props["NoNewPrivileges"] == "yes"
+    assert props["PrivateTmp"] == "yes"
+    assert props["ProtectHome"] == "yes"
+    assert props["CapabilityBoundingSet"] == ""
+    assert "/mnt/pulsar/staging" in props["ReadWritePaths"]
+
+
+def test_systemd_exposure_score_at_most_3(host):
+    out = host.check_output("systemd-analyze security pulsar --no-pager")
+    score = float(out.rsplit("Overall exposure level for pulsar.service:", 1)[1].split()[0])
+    assert score <= 3.0, out
+

@@ -1,0 +1,44 @@
+"""A real Galaxy runs a tool on the deployed Pulsar, through nginx, with the generated job configuration."""
+
+import json
+
+import pytest
+
+from conftest import MOLECULE_DIR
+
+testinfra_hosts = ["galaxyservers"]
+
+SCRIPT = "/usr/local/bin/molecule-galaxy-job.py"
+INPUT = "/var/tmp/input-10mb.txt"
+SIZE = 10 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def galaxy_job(host):
+    """Run a tool on a 10 MiB text dataset through Galaxy's API (molecule/galaxy/files/galaxy_job.py)."""
+    host.ansible("copy", f"src={MOLECULE_DIR / 'galaxy/files/galaxy_job.py'} dest={SCRIPT} mode=0755",
+                 check=False, become=True)
+    host.run_test(f"test -s {INPUT} || head -c {SIZE} /dev/urandom | base64 -w 76 | head -c {SIZE} > {INPUT}")
+
+    def run(tool_id, timeout=600):
+        cmd = host.run(f"/srv/galaxy/venv/bin/python {SCRIPT} {tool_id} {INPUT} {timeout}")
+        assert cmd.rc == 0, cmd.stdout + cmd.stderr
+        return json.loads(cmd.stdout)
+
+    run.expected_sha256 = host.check_output(f"sha256sum {INPUT}").split()[0]
+    return run
+
+
+def test_tool_runs_on_pulsar(host, galaxy_job):
+    result = galaxy_job("pulsar_checksum")
+    assert result["state"] == "ok", result
+    sha, size, ran_on = result["output"].split()
+    assert sha == galaxy_job.expected_sha256
+    assert int(size) == SIZE
+    assert ran_on == "pulsar-bookworm"  # the tool ran on the Pulsar host, not on Galaxy
+    assert result["job_runner_name"].startswith("pulsar"), result
+
+
+def test_wrong_token_fails_visibly(galaxy_job):
+    result = galaxy_job("pulsar_checksum_bad_token", timeout=300)
+    assert result["state"] in ("error", "failed"), result
