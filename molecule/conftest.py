@@ -61,7 +61,8 @@ def pulsar_api(host, pulsar):
 
     def run(url, action, arg, cafile=""):
         cmd = host.run(f"{pulsar['dirs']['venv']}/bin/python {script} {url} {pulsar['app_yml']} {action} {arg} {cafile}")
-        return cmd.rc, json.loads(cmd.stdout or "{}")
+        report = json.loads(cmd.stdout) if cmd.stdout.strip() else {"error": cmd.stderr}
+        return cmd.rc, report
 
     return run
 

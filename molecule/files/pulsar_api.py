@@ -42,7 +42,10 @@ def call(method, route, body=None, raw=False, **params):
         sys.exit(1)
     if raw:
         return data.decode()
-    return json.loads(data) if data else None
+    try:
+        return json.loads(data)
+    except ValueError:  # routes without a JSON response
+        return data.decode()
 
 
 class Hashing:
