@@ -1,7 +1,7 @@
 # Entry points. Everything runs from a fresh Debian 12/13 machine as root.
 SHELL := /bin/bash
 ENV := source tools/env.sh &&
-SCENARIOS ?= preflight default tls faults
+SCENARIOS ?= preflight default tls faults galaxy
 
 .PHONY: setup lint test demo bench clean
 

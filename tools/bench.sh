@@ -20,6 +20,18 @@ upload() {
 }
 mibps() { awk '{printf "%.0f\n", 1024 / $1}'; }
 
+# write_section NAME TEXT: replace the text between the BENCH NAME markers.
+write_section() {
+    python3 - "$out" "$1" "$2" <<'PY'
+import sys
+path, name, table = sys.argv[1:4]
+begin, end = f"<!-- BEGIN BENCH {name} -->", f"<!-- END BENCH {name} -->"
+text = open(path).read()
+head, rest = text.split(begin)
+open(path, "w").write(f"{head}{begin}\n{table}\n{end}{rest.split(end)[1]}")
+PY
+}
+
 gop_install_collection
 gop_inventory "$name"
 declare -a cold noop job_nginx job_direct up_nginx up_direct up_local
@@ -56,12 +68,34 @@ table=$(cat <<TABLE
 Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB RAM, $(. /etc/os-release; echo "$PRETTY_NAME"), podman $(podman version -f '{{.Client.Version}}'), Debian $GOP_SUITE container.
 TABLE
 )
-python3 - "$out" "$table" <<'PY'
-import sys
-path, table = sys.argv[1], sys.argv[2]
-begin, end = "<!-- BEGIN BENCH converge -->", "<!-- END BENCH converge -->"
-text = open(path).read()
-head, rest = text.split(begin)
-open(path, "w").write(f"{head}{begin}\n{table}\n{end}{rest.split(end)[1]}")
-PY
+write_section converge "$table"
+echo "$table"
+
+# Galaxy round trip: the galaxy scenario's two containers, a 10 MiB dataset,
+# the same tool routed to Pulsar and to Galaxy's local runner.
+echo "galaxy: converging the galaxy scenario"
+molecule destroy -s galaxy >/dev/null 2>&1 || true
+molecule create -s galaxy >/dev/null && molecule prepare -s galaxy >/dev/null && molecule converge -s galaxy >/dev/null
+gx=gx-galaxy-$GOP_SUITE
+podman cp "$GOP_ROOT/molecule/galaxy/files/galaxy_job.py" "$gx:/usr/local/bin/galaxy_job.py"
+podman exec "$gx" sh -c 'head -c 10485760 /dev/urandom | base64 -w 76 | head -c 10485760 > /var/tmp/input.txt'
+galaxy_job() {
+    podman exec "$gx" /srv/galaxy/venv/bin/python /usr/local/bin/galaxy_job.py "$1" /var/tmp/input.txt \
+        | python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["state"] == "ok", r; print(r["seconds"])'
+}
+declare -a gx_pulsar gx_local
+for i in $(seq "$runs"); do
+    echo "galaxy run $i/$runs"
+    gx_pulsar+=("$(galaxy_job pulsar_checksum)")
+    gx_local+=("$(galaxy_job local_checksum)")
+done
+molecule destroy -s galaxy >/dev/null
+table=$(cat <<TABLE
+| Galaxy job round trip, 10 MiB dataset, tool submission to output available | Median s (min, max, n) |
+| --- | --- |
+| via Pulsar (\`PulsarRESTJobRunner\`, through nginx, inputs and outputs staged over HTTP) | $(printf '%s\n' "${gx_pulsar[@]}" | stats) |
+| Galaxy's local runner, same tool, same Galaxy | $(printf '%s\n' "${gx_local[@]}" | stats) |
+TABLE
+)
+write_section galaxy "$table"
 echo "$table"

@@ -3,9 +3,10 @@
     galaxy_job.py TOOL_ID INPUT_FILE [TIMEOUT]
 
 Run on the Galaxy host with Galaxy's venv python (Galaxy listens on
-localhost:8080 in single-user mode). Uploads INPUT_FILE into a new history,
+localhost:8080). The user test@example.org and its API key are made with
+the test Galaxy's bootstrap admin key. Uploads INPUT_FILE into a new history,
 runs TOOL_ID on it, waits for the job and prints one JSON object: the job's
-state, runner, output content and the seconds from tool submission to the
+state, runner and Pulsar URL, output content and the seconds from tool submission to the
 output being available.
 """
 
@@ -36,6 +37,14 @@ def wait(route, done, seconds):
         time.sleep(1)
 
 
+BOOTSTRAP = {"x-api-key": "molecule-bootstrap-admin-key"}
+EMAIL = "test@example.org"
+users = call("GET", "users", params={"f_email": EMAIL}, headers=BOOTSTRAP)
+if not users:
+    users = [call("POST", "users", headers=BOOTSTRAP,
+                  json={"username": "test", "email": EMAIL, "password": "molecule-test-password"})]
+session.headers["x-api-key"] = call("POST", f"users/{users[0]['id']}/api_key", headers=BOOTSTRAP)
+
 history = call("POST", "histories", json={"name": f"pulsar test {tool_id}"})
 with open(path) as f:
     content = f.read()
@@ -57,14 +66,16 @@ job_id = run["jobs"][0]["id"]
 job = wait(f"jobs/{job_id}?full=true", lambda j: j["state"] in ("ok", "error", "failed", "deleted"), timeout)
 seconds = time.monotonic() - start
 output = call("GET", f"datasets/{run['outputs'][0]['id']}/display?preview=false") if job["state"] == "ok" else None
+# Where Galaxy sent the job (admin view); the destination's token is left out.
+destination = call("GET", f"jobs/{job_id}/destination_params")
 print(json.dumps({
     "job_id": job_id,
     "state": job["state"],
     "seconds": seconds,
-    "job_runner_name": job.get("job_runner_name"),
-    "destination_id": job.get("destination_id"),
-    "external_id": job.get("external_id"),
+    "runner": destination.get("Runner"),
+    "url": destination.get("url"),
+    "runner_job_id": destination.get("Runner Job ID"),
     "stderr": job.get("stderr"),
-    "info": job.get("job_messages") or job.get("info"),
+    "messages": job.get("job_messages"),
     "output": output,
 }))

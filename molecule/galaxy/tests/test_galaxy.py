@@ -1,8 +1,10 @@
 """A real Galaxy runs a tool on the deployed Pulsar, through nginx, with the generated job configuration."""
 
 import json
+import os
 
 import pytest
+import testinfra
 
 from conftest import MOLECULE_DIR
 
@@ -36,9 +38,23 @@ def test_tool_runs_on_pulsar(host, galaxy_job):
     assert sha == galaxy_job.expected_sha256
     assert int(size) == SIZE
     assert ran_on.startswith("gx-pulsar-")  # the tool ran on the Pulsar host, not on Galaxy
-    assert result["job_runner_name"].startswith("pulsar"), result
+    assert result["runner"] == "pulsar", result
+    assert result["url"] == f"http://{ran_on}/", result  # through nginx on port 80
+    # Pulsar's nginx saw Galaxy stage the job in and collect it (and logged no token).
+    pulsar_host = testinfra.get_host(f"ansible://{ran_on}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+    log = pulsar_host.check_output("cat /var/log/nginx/access.log")
+    assert f"POST /jobs/{result['runner_job_id']}/submit" in log
+    assert "private_token" not in log
 
 
 def test_wrong_token_fails_visibly(galaxy_job):
     result = galaxy_job("pulsar_checksum_bad_token", timeout=300)
     assert result["state"] in ("error", "failed"), result
+
+
+def test_tool_not_routed_runs_locally(galaxy_job):
+    result = galaxy_job("local_checksum")
+    assert result["state"] == "ok", result
+    sha, _, ran_on = result["output"].split()
+    assert sha == galaxy_job.expected_sha256
+    assert ran_on.startswith("gx-galaxy-")
