@@ -58,3 +58,24 @@ def test_tool_not_routed_runs_locally(galaxy_job):
     sha, _, ran_on = result["output"].split()
     assert sha == galaxy_job.expected_sha256
     assert ran_on.startswith("gx-galaxy-")
+
+
+def test_job_conf_files_hold_the_token_for_galaxy_only(host):
+    for path in ("/srv/galaxy/config/job_conf.yml", "/srv/galaxy/config/job_conf.xml"):
+        f = host.file(path)
+        assert (f.user, f.group, f.mode) == ("root", "galaxy", 0o640), path
+
+
+def test_tutorial_job_conf_xml_form(host):
+    """The job_conf.xml of the tutorial, from the same inventory: parsed, not grepped."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(host.check_output("cat /srv/galaxy/config/job_conf.xml"))
+    plugin = root.find("plugins/plugin[@id='pulsar']")
+    assert plugin.get("load") == "galaxy.jobs.runners.pulsar:PulsarRESTJobRunner"
+    dest = root.find("destinations/destination[@id='pulsar']")
+    params = {p.get("id"): p.text for p in dest.findall("param")}
+    assert params["url"].startswith("http://gx-pulsar-")
+    assert params["private_token"] and params["private_token"] != "your_private_token_here"
+    assert [(t.get("id"), t.get("destination")) for t in root.findall("tools/tool")] == [
+        ("bwa", "pulsar"), ("bwa_mem", "pulsar")]
