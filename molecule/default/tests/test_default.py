@@ -102,3 +102,13 @@ def test_systemd_exposure_score_at_most_3(host):
     score = float(out.rsplit("Overall exposure level for pulsar.service:", 1)[1].split()[0])
     assert score <= 3.0, out
 
+
+
+def test_token_not_in_ansible_output(ansible_playbook, pulsar):
+    """A re-run with --diff at default verbosity: changed=0 and the token nowhere in the output."""
+    from conftest import REPO
+
+    run = ansible_playbook(REPO / "pulsar-playbook.yml", {}, "--diff")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "changed=0" in run.stdout
+    assert pulsar["token"] not in run.stdout + run.stderr
