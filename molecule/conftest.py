@@ -7,11 +7,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import testinfra
 import yaml
+from testinfra.utils.ansible_runner import AnsibleRunner
 
 MOLECULE_DIR = Path(__file__).parent
 FILES = MOLECULE_DIR / "files"
 REPO = MOLECULE_DIR.parent
+
+
+def group_host(group, index=0):
+    """The testinfra host of another inventory group of the scenario."""
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    name = AnsibleRunner(inventory).get_hosts(group)[index]
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
 
 
 @pytest.fixture(scope="module")
@@ -19,17 +28,18 @@ def pulsar(host):
     """What the pulsar role deployed, read back from the host (not from our inputs)."""
     unit = host.file("/etc/systemd/system/pulsar.service").content_string
     config_dir = unit.split("PULSAR_CONFIG_DIR=")[1].split('"')[0]
-    venv = unit.split("ExecStart=")[1].split("/bin/pulsar-serve")[0]
-    ini = configparser.ConfigParser()
+    venv = unit.split("ExecStart=")[1].split("/bin/pulsar-")[0]
+    ini = configparser.ConfigParser(interpolation=None)
     ini.read_string(host.file(f"{config_dir}/server.ini").content_string)
+    server = ini["server:main"] if ini.has_section("server:main") else {}  # none in message queue mode
     app_yml = f"{config_dir}/app.yml"
     app_config = yaml.safe_load(host.file(app_yml).content_string)
     return {
-        "host": ini["server:main"]["host"],
-        "port": int(ini["server:main"]["port"]),
+        "host": server.get("host"),
+        "port": int(server["port"]) if "port" in server else None,
         "app_yml": app_yml,
         "app_config": app_config,
-        "token": app_config["private_token"],
+        "token": app_config.get("private_token"),
         "dirs": {"config": config_dir, "venv": venv, "staging": app_config["staging_directory"]},
     }
 
@@ -84,6 +94,25 @@ def stage_upload(host, pulsar_api):
         report["stored_size"] = host.file(report["path"]).size
         return report
 
+    return run
+
+
+@pytest.fixture(scope="module")
+def galaxy_job():
+    """On the Galaxy host: run a tool on a 10 MiB text dataset through Galaxy's API
+    (molecule/files/galaxy_job.py); returns the script's JSON report."""
+    script, src, size = "/usr/local/bin/molecule-galaxy-job.py", "/var/tmp/input-10mb.txt", 10 * 1024 * 1024
+    host = group_host("galaxyservers")
+    host.ansible("copy", f"src={FILES / 'galaxy_job.py'} dest={script} mode=0755", check=False, become=True)
+    host.run_test(f"test -s {src} || head -c {size} /dev/urandom | base64 -w 76 | head -c {size} > {src}")
+
+    def run(tool_id, timeout=600):
+        cmd = host.run(f"/srv/galaxy/venv/bin/python {script} {tool_id} {src} {timeout}")
+        assert cmd.rc == 0, cmd.stdout + cmd.stderr
+        return json.loads(cmd.stdout)
+
+    run.expected_sha256 = host.check_output(f"sha256sum {src}").split()[0]
+    run.size = size
     return run
 
 

@@ -77,7 +77,7 @@ echo "galaxy: converging the galaxy scenario"
 molecule destroy -s galaxy >/dev/null 2>&1 || true
 molecule create -s galaxy >/dev/null && molecule prepare -s galaxy >/dev/null && molecule converge -s galaxy >/dev/null
 gx=gx-galaxy-$GOP_SUITE
-podman cp "$GOP_ROOT/molecule/galaxy/files/galaxy_job.py" "$gx:/usr/local/bin/galaxy_job.py"
+podman cp "$GOP_ROOT/molecule/files/galaxy_job.py" "$gx:/usr/local/bin/galaxy_job.py"
 podman exec "$gx" sh -c 'head -c 10485760 /dev/urandom | base64 -w 76 | head -c 10485760 > /var/tmp/input.txt'
 galaxy_job() {
     podman exec "$gx" /srv/galaxy/venv/bin/python /usr/local/bin/galaxy_job.py "$1" /var/tmp/input.txt \

@@ -1,34 +1,10 @@
 """A real Galaxy runs a tool on the deployed Pulsar, through nginx, with the generated job configuration."""
 
-import json
 import os
 
-import pytest
 import testinfra
 
-from conftest import MOLECULE_DIR
-
 testinfra_hosts = ["galaxyservers"]
-
-SCRIPT = "/usr/local/bin/molecule-galaxy-job.py"
-INPUT = "/var/tmp/input-10mb.txt"
-SIZE = 10 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def galaxy_job(host):
-    """Run a tool on a 10 MiB text dataset through Galaxy's API (molecule/galaxy/files/galaxy_job.py)."""
-    host.ansible("copy", f"src={MOLECULE_DIR / 'galaxy/files/galaxy_job.py'} dest={SCRIPT} mode=0755",
-                 check=False, become=True)
-    host.run_test(f"test -s {INPUT} || head -c {SIZE} /dev/urandom | base64 -w 76 | head -c {SIZE} > {INPUT}")
-
-    def run(tool_id, timeout=600):
-        cmd = host.run(f"/srv/galaxy/venv/bin/python {SCRIPT} {tool_id} {INPUT} {timeout}")
-        assert cmd.rc == 0, cmd.stdout + cmd.stderr
-        return json.loads(cmd.stdout)
-
-    run.expected_sha256 = host.check_output(f"sha256sum {INPUT}").split()[0]
-    return run
 
 
 def test_tool_runs_on_pulsar(host, galaxy_job):
@@ -36,7 +12,7 @@ def test_tool_runs_on_pulsar(host, galaxy_job):
     assert result["state"] == "ok", result
     sha, size, ran_on = result["output"].split()
     assert sha == galaxy_job.expected_sha256
-    assert int(size) == SIZE
+    assert int(size) == galaxy_job.size
     assert ran_on.startswith("gx-pulsar-")  # the tool ran on the Pulsar host, not on Galaxy
     assert result["runner"] == "pulsar", result
     assert result["url"] == f"http://{ran_on}/", result  # through nginx on port 80
