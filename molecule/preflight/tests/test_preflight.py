@@ -31,6 +31,19 @@ CASES = [
                                            "pulsar_nginx_tls_certificate_key": "/etc/ssl/none.key"}, "/etc/ssl/none.crt"),
     ("nginx_conf_http not a mapping", {"nginx_conf_http": ["client_max_body_size 5g"]},
      "nginx_conf_http"),
+    ("message queue URL without scheme", {"pulsar_message_queue_url": "rabbit.example.org:5672"},
+     "pulsar_message_queue_url"),
+    ("message queue URL without host", {"pulsar_message_queue_url": "amqp://pulsar:s3cret-pw@/pulsar"},
+     "pulsar_message_queue_url"),
+    ("queued_cli manager with an unknown job_plugin", {"pulsar_yaml_config": {
+        "private_token": "x" * 40, "managers": {"_default_": {"type": "queued_cli", "job_plugin": "slurm"}}}},
+     "job_plugin"),
+    ("Slurm manager, no Slurm client", {"pulsar_slurm_packages": [], "pulsar_yaml_config": {
+        "private_token": "x" * 40, "managers": {"_default_": {"type": "queued_cli", "job_plugin": "Slurm"}}}},
+     "sbatch"),
+    ("DRMAA manager without a DRMAA library", {"pulsar_yaml_config": {
+        "private_token": "x" * 40, "managers": {"_default_": {"type": "queued_drmaa"}}}},
+     "pulsar_drmaa_library_path"),
 ]
 
 
@@ -43,6 +56,13 @@ def test_bad_input_refused_before_any_change(ansible_playbook, case, extra_vars,
     assert re.search(r": (Validating arguments|Check|Refuse)", last_task), out
     assert variable in out.split(f"TASK [{last_task}]")[-1], out
     assert re.search(r"changed=0\s", out), out
+
+
+def test_broker_password_not_shown(ansible_playbook):
+    run = ansible_playbook(REPO / "pulsar-playbook.yml", {"pulsar_message_queue_url": "amqp://pulsar:s3cret-pw@/pulsar"})
+    out = run.stdout + run.stderr
+    assert run.returncode != 0 and "amqp://pulsar:***@/pulsar" in out, out
+    assert "s3cret-pw" not in out
 
 
 def test_no_service_user(host):
