@@ -3,6 +3,7 @@
 # (tutorial playbook: nginx + Pulsar) and write them
 # into docs/benchmarks.md (between the BENCH markers). Runs are repeated
 # GOP_BENCH_RUNS times (default 3); the median and the spread are reported.
+#   tools/bench.sh [converge] [galaxy]   (default: both sections)
 set -euo pipefail
 # shellcheck source=tools/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -32,6 +33,9 @@ open(path, "w").write(f"{head}{begin}\n{table}\n{end}{rest.split(end)[1]}")
 PY
 }
 
+sections=${*:-converge galaxy}
+
+bench_converge() {
 gop_install_collection
 gop_inventory "$name"
 declare -a cold noop job_nginx job_direct up_nginx up_direct up_local
@@ -71,31 +75,46 @@ TABLE
 write_section converge "$table"
 echo "$table"
 
-# Galaxy round trip: the galaxy scenario's two containers, a 10 MiB dataset,
-# the same tool routed to Pulsar and to Galaxy's local runner.
-echo "galaxy: converging the galaxy scenario"
-molecule destroy -s galaxy >/dev/null 2>&1 || true
-molecule create -s galaxy >/dev/null && molecule prepare -s galaxy >/dev/null && molecule converge -s galaxy >/dev/null
-gx=gx-galaxy-$GOP_SUITE
-podman cp "$GOP_ROOT/molecule/files/galaxy_job.py" "$gx:/usr/local/bin/galaxy_job.py"
-podman exec "$gx" sh -c 'head -c 10485760 /dev/urandom | base64 -w 76 | head -c 10485760 > /var/tmp/input.txt'
-galaxy_job() {
-    podman exec "$gx" /srv/galaxy/venv/bin/python /usr/local/bin/galaxy_job.py "$1" /var/tmp/input.txt \
-        | python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["state"] == "ok", r; print(r["seconds"])'
 }
-declare -a gx_pulsar gx_local
-for i in $(seq "$runs"); do
-    echo "galaxy run $i/$runs"
-    gx_pulsar+=("$(galaxy_job pulsar_checksum)")
-    gx_local+=("$(galaxy_job local_checksum)")
-done
+
+# Galaxy round trips: a 10 MiB dataset, the same tool sent by a real Galaxy to
+# Pulsar over REST (galaxy scenario), to Galaxy's local runner, and to Pulsar
+# over AMQP (amqp scenario).
+scenario_up() {
+    echo "galaxy: converging the $1 scenario"
+    molecule destroy -s "$1" >/dev/null 2>&1 || true
+    molecule create -s "$1" >/dev/null && molecule prepare -s "$1" >/dev/null && molecule converge -s "$1" >/dev/null
+}
+# galaxy_jobs CONTAINER TOOL: seconds of GOP_BENCH_RUNS jobs, one per line
+galaxy_jobs() {
+    podman cp "$GOP_ROOT/molecule/files/galaxy_job.py" "$1:/usr/local/bin/galaxy_job.py"
+    podman exec "$1" sh -c 'test -s /var/tmp/input.txt ||
+        head -c 10485760 /dev/urandom | base64 -w 76 | head -c 10485760 > /var/tmp/input.txt'
+    for _ in $(seq "$runs"); do
+        podman exec "$1" /srv/galaxy/venv/bin/python /usr/local/bin/galaxy_job.py "$2" /var/tmp/input.txt \
+            | python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["state"] == "ok", r; print(r["seconds"])'
+    done
+}
+
+bench_galaxy() {
+scenario_up galaxy
+local rest local_runner amqp
+rest=$(galaxy_jobs "gx-galaxy-$GOP_SUITE" pulsar_checksum | stats)
+local_runner=$(galaxy_jobs "gx-galaxy-$GOP_SUITE" local_checksum | stats)
 molecule destroy -s galaxy >/dev/null
+scenario_up amqp
+amqp=$(galaxy_jobs "mq-galaxy-$GOP_SUITE" pulsar_checksum | stats)
+molecule destroy -s amqp >/dev/null
 table=$(cat <<TABLE
 | Galaxy job round trip, 10 MiB dataset, tool submission to output available | Median s (min, max, n) |
 | --- | --- |
-| via Pulsar (\`PulsarRESTJobRunner\`, through nginx, inputs and outputs staged over HTTP) | $(printf '%s\n' "${gx_pulsar[@]}" | stats) |
-| Galaxy's local runner, same tool, same Galaxy | $(printf '%s\n' "${gx_local[@]}" | stats) |
+| via Pulsar over REST (\`PulsarRESTJobRunner\`, through nginx, Galaxy stages inputs and outputs over HTTP) | $rest |
+| via Pulsar over AMQP (\`PulsarMQJobRunner\`, RabbitMQ; Pulsar fetches inputs from and posts outputs to Galaxy) | $amqp |
+| Galaxy's local runner, same tool, same Galaxy | $local_runner |
 TABLE
 )
 write_section galaxy "$table"
 echo "$table"
+}
+
+for section in $sections; do "bench_$section"; done
