@@ -1,7 +1,7 @@
 # Entry points. Everything runs from a fresh Debian 12/13 machine as root.
 SHELL := /bin/bash
 ENV := source tools/env.sh &&
-SCENARIOS ?= preflight default tls faults galaxy
+SCENARIOS ?= preflight default tls faults galaxy amqp slurm
 
 .PHONY: setup lint test demo bench clean
 
@@ -9,7 +9,8 @@ setup:  ## install podman, the pinned tooling and the base image(s)
 	tools/setup.sh
 
 lint: setup
-	$(ENV) yamllint -s . && ansible-lint --profile production && python tools/role_docs.py --check
+	$(ENV) yamllint -s . && ansible-lint --profile production && python tools/role_docs.py --check \
+		&& antsibull-changelog lint && tools/check_build.sh && tools/sanity.sh
 
 test: lint  ## lint, then every molecule scenario
 	$(ENV) for s in $(SCENARIOS); do molecule test -s $$s || exit 1; done

@@ -46,6 +46,7 @@ gop_inventory() {
 }
 
 # gop_converge [ansible-playbook args...]: the tutorial's playbook on the inventory.
+# shellcheck disable=SC2120  # extra ansible-playbook arguments are optional
 gop_converge() {
     ansible-playbook -i "$GOP_WORK/hosts" "$GOP_ROOT/pulsar-playbook.yml" -e @"$GOP_WORK/secrets.yml" "$@"
 }

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Render each role's variable table from meta/argument_specs.yml into its README.
 
 The table sits between the markers below; `--check` fails (for CI) when a

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command tooling setup on a Debian 12/13 machine (run as root):
-# podman + runc + debootstrap from apt, the pinned Python tooling in .venv,
+# podman, runc, debootstrap and shellcheck from apt, the pinned Python tooling in .venv,
 # the shared cache dirs and the Debian base image(s).
 set -euo pipefail
 # shellcheck source=tools/env.sh
@@ -8,13 +8,13 @@ source "$(dirname "$0")/env.sh"
 cd "$GOP_ROOT"
 
 missing=()
-for cmd in podman runc debootstrap; do
+for cmd in podman runc debootstrap shellcheck; do
     command -v "$cmd" >/dev/null || missing+=("$cmd")
 done
 if ((${#missing[@]})); then
     echo "installing from apt: ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap shellcheck >/dev/null
 fi
 
 if [ ! -x .venv/bin/molecule ] || ! cmp -s requirements/test.txt .venv/.requirements; then

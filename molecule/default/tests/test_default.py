@@ -103,7 +103,6 @@ def test_systemd_exposure_score_at_most_3(host):
     assert score <= 3.0, out
 
 
-
 def test_token_not_in_ansible_output(ansible_playbook, pulsar):
     """A re-run with --diff at default verbosity: changed=0 and the token nowhere in the output."""
     from conftest import REPO
