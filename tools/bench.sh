@@ -3,7 +3,7 @@
 # (tutorial playbook: nginx + Pulsar) and write them
 # into docs/benchmarks.md (between the BENCH markers). Runs are repeated
 # GOP_BENCH_RUNS times (default 3); the median and the spread are reported.
-#   tools/bench.sh [converge] [galaxy]   (default: both sections)
+#   tools/bench.sh [converge] [noop] [floor] [fleet] [galaxy]   (default: all)
 set -euo pipefail
 # shellcheck source=tools/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -33,7 +33,7 @@ open(path, "w").write(f"{head}{begin}\n{table}\n{end}{rest.split(end)[1]}")
 PY
 }
 
-sections=${*:-converge galaxy}
+sections=${*:-converge noop floor fleet galaxy}
 
 bench_converge() {
 gop_install_collection
@@ -75,6 +75,91 @@ TABLE
 write_section converge "$table"
 echo "$table"
 
+}
+
+# The floor: the same apt and pip installs as the cold converge (the role's
+# packages plus nginx, the tutorial's optional dependencies, same caches),
+# done by hand in a fresh container, and the service started; the cold
+# converge's overhead over it is what the roles cost.
+floor_run() {
+    local pkgs deps
+    pkgs=$(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_os_packages)
+    deps=$(yaml_get "$GOP_ROOT/group_vars/pulsarservers.yml" pulsar_optional_dependencies)
+    podman exec -e PKGS="$pkgs nginx" -e DEPS="$deps" "$name-floor" sh -ec '
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $PKGS >/dev/null
+        python3 -m venv /opt/floor
+        PIP_CERT=/etc/ssl/certs/ca-certificates.crt /opt/floor/bin/pip install -q "pulsar-app[web]==0.16.0" $DEPS'
+}
+
+yaml_get() { python3 -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))[sys.argv[2]]))' "$@"; }
+
+bench_floor() {
+    local -a floor
+    for i in $(seq "$runs"); do
+        echo "floor run $i/$runs: bare apt + pip"
+        gop_start_container "$name-floor" --fresh
+        floor+=("$(seconds floor_run)")
+    done
+    podman rm -f "$name-floor" >/dev/null
+    write_section floor "| Floor: the cold converge's apt + pip installs done by hand in a fresh container (s) | $(printf '%s\n' "${floor[@]}" | stats) |"
+}
+
+# No-op re-run with Ansible inside the host (connection local): the roles' own
+# cost without podman exec's per-task round trips (about what ssh with
+# pipelining and ControlPersist costs on a real network).
+noop_local() {
+    podman exec -e ANSIBLE_COLLECTIONS_PATH=/root/work/collections -w /root/work "$name" \
+        /opt/ansible/bin/ansible-playbook -i hosts pulsar-playbook.yml -e @secrets.yml -e @cas.yml
+}
+
+bench_noop() {
+    local -a local_noop
+    gop_install_collection
+    gop_start_container "$name" --fresh
+    gop_inventory "$name"
+    gop_converge >/dev/null
+    podman exec "$name" sh -ec 'python3 -m venv /opt/ansible; mkdir -p /root/work
+        PIP_CERT=/etc/ssl/certs/ca-certificates.crt /opt/ansible/bin/pip install -q ansible-core==2.19.14'
+    for f in pulsar-playbook.yml group_vars templates; do podman cp "$GOP_ROOT/$f" "$name:/root/work/"; done
+    podman cp "$GOP_WORK/collections" "$name:/root/work/collections"
+    podman cp "$GOP_WORK/secrets.yml" "$name:/root/work/secrets.yml"
+    podman exec "$name" sh -c 'printf "[pulsarservers]\nlocalhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n" > /root/work/hosts
+        printf "pulsar_ca_certificates: [%s]\n" "$(ls /usr/local/share/ca-certificates/*.crt 2>/dev/null | paste -sd,)" > /root/work/cas.yml'
+    for i in $(seq "$runs"); do
+        echo "no-op run $i/$runs, connection local"
+        local_noop+=("$(seconds noop_local)")
+    done
+    podman exec -e ANSIBLE_COLLECTIONS_PATH=/root/work/collections -w /root/work "$name" \
+        /opt/ansible/bin/ansible-playbook -i hosts pulsar-playbook.yml -e @secrets.yml -e @cas.yml | grep -q "changed=0"
+    podman rm -f "$name" >/dev/null
+    write_section noop "| No-op re-run, Ansible inside the host (connection local), \`changed=0\` (s) | $(printf '%s\n' "${local_noop[@]}" | stats) |"
+}
+
+# Fleet: one cold converge of 1 host, then of 4 hosts at once (forks 4),
+# sharing the host's caches.
+bench_fleet() {
+    gop_install_collection
+    local -a one four hosts=("$name-f1" "$name-f2" "$name-f3" "$name-f4")
+    for i in $(seq "$runs"); do
+        echo "fleet run $i/$runs: 1 host, then 4 hosts"
+        gop_start_container "${hosts[0]}" --fresh
+        gop_inventory "${hosts[0]}"
+        one+=("$(seconds gop_converge)")
+        for h in "${hosts[@]}"; do gop_start_container "$h" --fresh; done
+        gop_inventory "${hosts[@]}"
+        four+=("$(seconds gop_converge --forks 4)")
+    done
+    podman rm -f "${hosts[@]}" >/dev/null
+    table=$(cat <<TABLE
+| Fleet converge, fresh containers, tutorial playbook (s) | Median (min, max, n) |
+| --- | --- |
+| 1 host | $(printf '%s\n' "${one[@]}" | stats) |
+| 4 hosts in parallel (\`--forks 4\`, one 2-core machine, shared apt and pip caches) | $(printf '%s\n' "${four[@]}" | stats) |
+TABLE
+)
+    write_section fleet "$table"
+    echo "$table"
 }
 
 # Galaxy round trips: a 10 MiB dataset, the same tool sent by a real Galaxy to

@@ -26,6 +26,6 @@ fi
 
 mkdir -p "$GOP_CACHE_DIR/pip" "$GOP_CACHE_DIR/apt"
 
-for suite in ${GOP_SUITES:-${GOP_SUITE:-bookworm}}; do
+for suite in ${GOP_SUITES:-bookworm trixie}; do
     tools/build-image.sh "$suite"
 done
