@@ -56,3 +56,21 @@ def test_job_after_broker_restart(host, broker, galaxy_job):
     assert "will retry" in journal
     assert "Started pulsar.service" not in journal
     assert PASSWORD not in journal and "pulsar:********@" in journal
+
+
+def test_galaxy_job_conf_from_the_inventory(pulsar):
+    """Parsed, not grepped: the MQ runner and destination pulsar_galaxy wrote from the Pulsar host's variables."""
+    import yaml
+
+    job_conf = group_host("galaxyservers").file("/srv/galaxy/config/job_conf.yml")
+    assert (job_conf.user, job_conf.group, job_conf.mode) == ("root", "galaxy", 0o640)
+    conf = yaml.safe_load(job_conf.content_string)
+    runner = conf["runners"]["pulsar_mq"]
+    assert runner["load"] == "galaxy.jobs.runners.pulsar:PulsarMQJobRunner"
+    assert runner["amqp_url"] == pulsar["app_config"]["message_queue_url"]
+    assert runner["galaxy_url"].startswith("http://mq-galaxy-") and runner["amqp_publish_retry"] is True
+    destination = conf["execution"]["environments"]["pulsar"]
+    assert destination["runner"] == "pulsar_mq"
+    assert destination["jobs_directory"] == pulsar["dirs"]["staging"]
+    assert destination["default_file_action"] == "remote_transfer"
+    assert "pulsar" not in conf["runners"]  # no REST runner without a REST host
