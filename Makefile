@@ -1,7 +1,7 @@
 # Entry points. Everything runs from a fresh Debian 12/13 machine as root.
 SHELL := /bin/bash
 ENV := source tools/env.sh &&
-SCENARIOS ?= preflight default tls faults galaxy amqp slurm
+SCENARIOS ?= preflight default tls faults galaxy amqp slurm relay
 # Debian 13 runs the scenarios that cover every role task on the Pulsar host.
 TRIXIE_SCENARIOS ?= default tls
 

@@ -163,8 +163,8 @@ TABLE
 }
 
 # Galaxy round trips: a 10 MiB dataset, the same tool sent by a real Galaxy to
-# Pulsar over REST (galaxy scenario), to Galaxy's local runner, and to Pulsar
-# over AMQP (amqp scenario).
+# Pulsar over REST (galaxy scenario), to Galaxy's local runner, to Pulsar
+# over AMQP (amqp scenario) and through pulsar-relay (relay scenario).
 scenario_up() {
     echo "galaxy: converging the $1 scenario"
     molecule destroy -s "$1" >/dev/null 2>&1 || true
@@ -183,18 +183,22 @@ galaxy_jobs() {
 
 bench_galaxy() {
 scenario_up galaxy
-local rest local_runner amqp
+local rest local_runner amqp relay
 rest=$(galaxy_jobs "gx-galaxy-$GOP_SUITE" pulsar_checksum | stats)
 local_runner=$(galaxy_jobs "gx-galaxy-$GOP_SUITE" local_checksum | stats)
 molecule destroy -s galaxy >/dev/null
 scenario_up amqp
 amqp=$(galaxy_jobs "mq-galaxy-$GOP_SUITE" pulsar_checksum | stats)
 molecule destroy -s amqp >/dev/null
+scenario_up relay
+relay=$(galaxy_jobs "rl-galaxy-$GOP_SUITE" pulsar_checksum | stats)
+molecule destroy -s relay >/dev/null
 table=$(cat <<TABLE
 | Galaxy job round trip, 10 MiB dataset, tool submission to output available | Median s (min, max, n) |
 | --- | --- |
 | via Pulsar over REST (\`PulsarRESTJobRunner\`, through nginx, Galaxy stages inputs and outputs over HTTP) | $rest |
 | via Pulsar over AMQP (\`PulsarMQJobRunner\`, RabbitMQ; Pulsar fetches inputs from and posts outputs to Galaxy) | $amqp |
+| via Pulsar through pulsar-relay (\`PulsarMQJobRunner\` with \`relay_url\`, HTTPS long polls through nginx; Pulsar fetches inputs and posts outputs) | $relay |
 | Galaxy's local runner, same tool, same Galaxy | $local_runner |
 TABLE
 )

@@ -47,16 +47,47 @@ CASES = [
      "pulsar_drmaa_library_path"),
 ]
 
+RELAY = {"pulsar_relay_url": "https://relay.example.org", "pulsar_relay_username": "pulsar",
+         "pulsar_relay_password": "relay-password-0123456789"}
+CASES += [
+    ("relay URL without scheme", {**RELAY, "pulsar_relay_url": "relay.example.org"}, "pulsar_relay_url"),
+    ("relay URL over plain HTTP", {**RELAY, "pulsar_relay_url": "http://relay.example.org"}, "pulsar_relay_url"),
+    ("relay without a password", {**RELAY, "pulsar_relay_password": ""}, "pulsar_relay_password"),
+    ("relay combined with an AMQP broker", {**RELAY, "pulsar_message_queue_url": "amqp://p:pw@rabbit/pulsar"},
+     "pulsar_message_queue_url"),
+]
+
+# The relay server's role (playbook galaxy_ops.pulsar.relay on the same host);
+# molecule/test_vars.yml holds valid secrets, each case spoils one.
+RELAY_SERVER_CASES = [
+    ("no JWT secret", {"pulsar_relay_jwt_secret": ""}, "pulsar_relay_jwt_secret"),
+    ("placeholder admin password", {"pulsar_relay_admin_password": "your_relay_admin_password_here"},
+     "pulsar_relay_admin_password"),
+    ("no message store password", {"pulsar_relay_store_password": ""}, "pulsar_relay_store_password"),
+    ("account without a password", {"pulsar_relay_users": [{"name": "pulsar", "password": ""}]},
+     "pulsar_relay_users"),
+]
+
+
+def assert_refused_in_preflight(run, variable):
+    out = run.stdout + run.stderr
+    assert run.returncode != 0, out
+    last_task = re.findall(r"TASK \[(galaxy_ops\.pulsar\.pulsar(?:_nginx|_relay)? : [^\]]+)\]", out)[-1]
+    assert re.search(r": (Validating arguments|Check|Refuse)", last_task), out
+    assert variable in out.split(f"TASK [{last_task}]")[-1], out
+    assert re.search(r"changed=0\s", out), out
+
+
+@pytest.mark.parametrize("case,extra_vars,variable", RELAY_SERVER_CASES, ids=[c[0] for c in RELAY_SERVER_CASES])
+def test_bad_relay_server_input_refused_before_any_change(ansible_playbook, case, extra_vars, variable):
+    run = ansible_playbook(REPO / "playbooks/relay.yml", {"relay_play_hosts": "pulsarservers", **extra_vars})
+    assert_refused_in_preflight(run, variable)
+
 
 @pytest.mark.parametrize("case,extra_vars,variable", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_refused_before_any_change(ansible_playbook, case, extra_vars, variable):
     run = ansible_playbook(REPO / "pulsar-playbook.yml", extra_vars)
-    out = run.stdout + run.stderr
-    assert run.returncode != 0, out
-    last_task = re.findall(r"TASK \[(galaxy_ops\.pulsar\.pulsar(?:_nginx)? : [^\]]+)\]", out)[-1]
-    assert re.search(r": (Validating arguments|Check|Refuse)", last_task), out
-    assert variable in out.split(f"TASK [{last_task}]")[-1], out
-    assert re.search(r"changed=0\s", out), out
+    assert_refused_in_preflight(run, variable)
 
 
 def test_broker_password_not_shown(ansible_playbook):
