@@ -111,8 +111,18 @@ def galaxy_job():
         assert cmd.rc == 0, cmd.stdout + cmd.stderr
         return json.loads(cmd.stdout)
 
+    def passes(tool_id, ran_on_prefix):
+        """Run the checksum tool; assert it passed and computed the dataset's checksum on the named host."""
+        result = run(tool_id)
+        assert result["state"] == "ok", result
+        sha, size, ran_on = result["output"].split()
+        assert (sha, int(size)) == (run.expected_sha256, run.size)
+        assert ran_on.startswith(ran_on_prefix), result
+        return result
+
     run.expected_sha256 = host.check_output(f"sha256sum {src}").split()[0]
     run.size = size
+    run.passes = passes
     return run
 
 

@@ -1,23 +1,16 @@
 """A real Galaxy runs a tool on the deployed Pulsar, through nginx, with the generated job configuration."""
 
-import os
-
-import testinfra
+from conftest import group_host
 
 testinfra_hosts = ["galaxyservers"]
 
 
 def test_tool_runs_on_pulsar(host, galaxy_job):
-    result = galaxy_job("pulsar_checksum")
-    assert result["state"] == "ok", result
-    sha, size, ran_on = result["output"].split()
-    assert sha == galaxy_job.expected_sha256
-    assert int(size) == galaxy_job.size
-    assert ran_on.startswith("gx-pulsar-")  # the tool ran on the Pulsar host, not on Galaxy
+    result = galaxy_job.passes("pulsar_checksum", "gx-pulsar-")  # ran on the Pulsar host, not on Galaxy
+    pulsar_host = group_host("pulsarservers")
     assert result["runner"] == "pulsar", result
-    assert result["url"] == f"http://{ran_on}/", result  # through nginx on port 80
+    assert result["url"] == f"http://{pulsar_host.backend.host}/", result  # through nginx on port 80
     # Pulsar's nginx saw Galaxy stage the job in and collect it (and logged no token).
-    pulsar_host = testinfra.get_host(f"ansible://{ran_on}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
     log = pulsar_host.check_output("cat /var/log/nginx/access.log")
     assert f"POST /jobs/{result['runner_job_id']}/submit" in log
     assert "private_token" not in log
