@@ -151,3 +151,6 @@ def test_wrong_password_fails_visibly(host, pulsar, galaxy_job):
     finally:
         host.run_test(f"mv {app_yml}.good {app_yml} && systemctl restart pulsar")
     assert PASSWORD not in host.check_output(journal)
+    # With the right password back Pulsar takes jobs again (its failed logins may
+    # first have to wait out the relay's per-minute login limit).
+    galaxy_job.passes("pulsar_checksum", "rl-pulsar-")
