@@ -17,7 +17,7 @@ root=$(mktemp -d /var/tmp/debootstrap.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 echo "building $image by debootstrap (about a minute)"
 debootstrap --variant=minbase \
-    --include=python3,python3-apt,systemd,systemd-sysv,dbus,sudo,ca-certificates,iproute2,procps \
+    --include=python3,python3-apt,systemd,systemd-sysv,dbus,sudo,ca-certificates,iproute2,procps,openssh-server \
     "$suite" "$root" http://deb.debian.org/debian >/dev/null
 
 # Sites behind a TLS-intercepting proxy: trust the host's extra CAs in the
@@ -26,9 +26,19 @@ if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
     cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
     chroot "$root" update-ca-certificates >/dev/null
 fi
-# Units that make no sense in a container and slow its boot.
+# Ansible reaches the container over ssh (pipelining, ControlPersist: about a
+# third of the podman connection's time per task) without any listener: ssh's
+# ProxyCommand runs this through `podman exec -i`, one sshd per connection on
+# stdin/stdout (inetd mode). The key is mounted as root's authorized_keys.
+cat > "$root/usr/local/sbin/sshd-stdio" <<'SH'
+#!/bin/sh
+mkdir -p -m 0755 /run/sshd
+exec /usr/sbin/sshd -i
+SH
+chmod 0755 "$root/usr/local/sbin/sshd-stdio"
+# Units that make no sense in a container and slow its boot; no sshd listener.
 for unit in systemd-remount-fs.service systemd-firstboot.service getty@.service \
-            systemd-logind.service apt-daily.timer apt-daily-upgrade.timer; do
+            systemd-logind.service apt-daily.timer apt-daily-upgrade.timer ssh.service ssh.socket; do
     chroot "$root" systemctl mask "$unit" >/dev/null 2>&1 || true
 done
 # Keep downloaded packages so a host-mounted /var/cache/apt/archives is a cache.

@@ -5,6 +5,7 @@ export GOP_ROOT
 export CONTAINERS_CONF="$GOP_ROOT/tools/containers.conf"
 # Host-side caches shared by every scenario container of every run.
 export GOP_CACHE_DIR="${GOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/galaxy_ops_pulsar}"
+export GOP_SSH_KEY="$GOP_CACHE_DIR/ssh/id_ed25519"
 export PATH="$GOP_ROOT/.venv/bin:$PATH"
 # Base images are tagged with a hash of their build script: changing the
 # script builds a new image instead of reusing a stale one.

@@ -22,12 +22,14 @@ gop_start_container() {
     if ! podman container exists "$name"; then
         podman run -d --name "$name" --hostname "$name" --systemd=always \
             -v "$GOP_CACHE_DIR/pip:/root/.cache/pip" -v "${GOP_APT_ARCHIVES:-$GOP_CACHE_DIR/apt}:/var/cache/apt/archives" \
+            -v "$GOP_SSH_KEY.pub:/root/.ssh/authorized_keys:ro" \
             "localhost/galaxy-ops-debian:$GOP_SUITE-$GOP_IMAGE_REV" /sbin/init >/dev/null
     fi
     podman start "$name" >/dev/null
 }
 
 # gop_inventory NAME...: an inventory of containers in the pulsarservers group,
+# reached over ssh as in the molecule scenarios (.config/molecule/config.yml),
 # plus the variables a local run needs: a random token (the example
 # group_vars hold a placeholder the role refuses) and this machine's proxy CAs.
 gop_inventory() {
@@ -37,8 +39,10 @@ gop_inventory() {
     fi
     {
         echo "[pulsarservers]"
-        for name in "$@"; do echo "$name ansible_connection=containers.podman.podman"; done
+        printf '%s\n' "$@"
         echo "[pulsarservers:vars]"
+        echo "ansible_user=root ansible_ssh_private_key_file=$GOP_SSH_KEY"
+        echo "ansible_ssh_common_args='-o ProxyCommand=\"podman exec -i %h /usr/local/sbin/sshd-stdio\" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR'"
         printf 'pulsar_ca_certificates=['
         compgen -G "/usr/local/share/ca-certificates/*.crt" | sed 's/.*/"&"/' | paste -sd, | tr -d '\n'
         echo ']'

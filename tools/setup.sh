@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command tooling setup on a Debian 12/13 machine (run as root):
-# podman, runc, debootstrap and shellcheck from apt, the pinned Python tooling in .venv,
+# podman, runc, debootstrap, shellcheck and the ssh client from apt, the pinned Python tooling in .venv,
 # the shared cache dirs and the Debian base image(s).
 set -euo pipefail
 # shellcheck source=tools/env.sh
@@ -8,13 +8,13 @@ source "$(dirname "$0")/env.sh"
 cd "$GOP_ROOT"
 
 missing=()
-for cmd in podman runc debootstrap shellcheck; do
+for cmd in podman runc debootstrap shellcheck ssh; do
     command -v "$cmd" >/dev/null || missing+=("$cmd")
 done
 if ((${#missing[@]})); then
     echo "installing from apt: ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap shellcheck >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap shellcheck openssh-client >/dev/null
 fi
 
 if [ ! -x .venv/bin/molecule ] || ! cmp -s requirements/test.txt .venv/.requirements; then
@@ -24,7 +24,9 @@ if [ ! -x .venv/bin/molecule ] || ! cmp -s requirements/test.txt .venv/.requirem
     cp requirements/test.txt .venv/.requirements
 fi
 
-mkdir -p "$GOP_CACHE_DIR/pip" "$GOP_CACHE_DIR/apt"
+mkdir -p "$GOP_CACHE_DIR/pip" "$GOP_CACHE_DIR/apt" "$GOP_CACHE_DIR/ssh"
+# The key Ansible and testinfra use to reach the test containers (see build-image.sh).
+[ -s "$GOP_SSH_KEY" ] || ssh-keygen -q -t ed25519 -N '' -C galaxy-ops-tests -f "$GOP_SSH_KEY"
 
 for suite in ${GOP_SUITES:-bookworm trixie}; do
     tools/build-image.sh "$suite"
