@@ -5,6 +5,8 @@ export GOP_ROOT
 export CONTAINERS_CONF="$GOP_ROOT/tools/containers.conf"
 # Host-side caches shared by every scenario container of every run.
 export GOP_CACHE_DIR="${GOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/galaxy_ops_pulsar}"
+# apt locks its archive directory: scenarios running at the same time each get their own (tools/scenarios.sh).
+export GOP_APT_ARCHIVES="${GOP_APT_ARCHIVES:-$GOP_CACHE_DIR/apt}"
 export GOP_SSH_KEY="$GOP_CACHE_DIR/ssh/id_ed25519"
 export PATH="$GOP_ROOT/.venv/bin:$PATH"
 # Base images are tagged with a hash of their build script: changing the

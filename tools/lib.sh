@@ -21,7 +21,7 @@ gop_start_container() {
     if [ "${2:-}" = --fresh ]; then podman rm -f "$name" >/dev/null 2>&1 || true; fi
     if ! podman container exists "$name"; then
         podman run -d --name "$name" --hostname "$name" --systemd=always \
-            -v "$GOP_CACHE_DIR/pip:/root/.cache/pip" -v "${GOP_APT_ARCHIVES:-$GOP_CACHE_DIR/apt}:/var/cache/apt/archives" \
+            -v "$GOP_CACHE_DIR/pip:/root/.cache/pip" -v "$GOP_APT_ARCHIVES:/var/cache/apt/archives" \
             -v "$GOP_SSH_KEY.pub:/root/.ssh/authorized_keys:ro" \
             "localhost/galaxy-ops-debian:$GOP_SUITE-$GOP_IMAGE_REV" /sbin/init >/dev/null
     fi

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Run molecule scenarios GOP_LANES at a time (default 2), e.g.
+#   tools/scenarios.sh bookworm:relay bookworm:default trixie:default
+# Give the longest first: a free lane takes the next one in order. Each
+# scenario's whole log is printed when it ends, followed by its result and wall
+# time; a summary of all of them closes the run. Exit status 1 if any failed.
+set -euo pipefail
+# shellcheck source=tools/env.sh
+source "$(dirname "$0")/env.sh"
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/gop-scenarios.XXXXXX")
+export run_dir
+
+# run_one SUITE:SCENARIO (run by xargs through bash -c)
+# shellcheck disable=SC2317
+run_one() {
+    local suite=${1%%:*} scenario=${1#*:} start=$SECONDS rc=0 result
+    local id="$suite-$scenario"
+    # Two scenarios at once must not share: molecule's copy of the collection
+    # under test (it installs it into ANSIBLE_HOME), nor apt's archive
+    # directory (apt locks it; containers of one scenario share their copy,
+    # hard-linked from the host cache and merged back afterwards).
+    mkdir -p "$run_dir/$id"
+    cp -al "$GOP_CACHE_DIR/apt" "$run_dir/$id/apt" && rm -f "$run_dir/$id/apt/lock"
+    GOP_SUITE=$suite ANSIBLE_HOME="$run_dir/$id/ansible" GOP_APT_ARCHIVES="$run_dir/$id/apt" \
+        molecule test -s "$scenario" >"$run_dir/$id/log" 2>&1 || rc=$?
+    cp -aln "$run_dir/$id/apt/." "$GOP_CACHE_DIR/apt/" 2>/dev/null || true
+    result="$(if [ "$rc" = 0 ]; then echo passed; else echo "FAILED (rc $rc)"; fi) in $((SECONDS - start)) s"
+    {
+        flock 9
+        cat "$run_dir/$id/log"
+        echo "=== scenario $scenario on Debian $suite: $result"
+        echo "$scenario on Debian $suite: $result" >>"$run_dir/summary"
+    } 9>"$run_dir/lock"
+    rm -rf "${run_dir:?}/$id"
+    return "$rc"
+}
+export -f run_one
+
+start=$SECONDS
+rc=0
+# shellcheck disable=SC2016  # $1 is expanded by the inner bash
+printf '%s\n' "$@" | xargs -P "${GOP_LANES:-2}" -I{} bash -c 'run_one "$1"' _ {} || rc=$?
+echo "=== scenarios, ${GOP_LANES:-2} at a time, $((SECONDS - start)) s in all:"
+cat "$run_dir/summary"
+rm -rf "$run_dir"
+exit $((rc != 0))
