@@ -1,0 +1,60 @@
+"""Tell whether pip would have nothing to do.
+
+Run with a virtualenv's Python and pip requirement strings as arguments: exit 0
+when each one, with its extras and everything they need in turn, is installed
+at an allowed version; otherwise print the first one that is not and exit 1.
+A requirement this cannot judge (a URL, a path) counts as not met, so pip runs.
+The pulsar role uses it to skip `pip install`, which takes seconds even when
+it changes nothing.
+"""
+
+import sys
+from importlib import metadata
+
+try:
+    from packaging.requirements import InvalidRequirement, Requirement
+except ImportError:  # every virtualenv's pip carries a copy
+    from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
+
+
+def unmet(text, seen):
+    """The first requirement under `text` that is not installed, or None."""
+    try:
+        req = Requirement(text)
+    except InvalidRequirement:
+        return text
+    if req.url:
+        return text
+    key = (req.name.lower(), frozenset(req.extras), str(req.specifier))
+    if key in seen:
+        return None
+    seen.add(key)
+    try:
+        dist = metadata.distribution(req.name)
+    except metadata.PackageNotFoundError:
+        return text
+    if not req.specifier.contains(dist.version, prereleases=True):
+        return f"{text} (installed: {dist.version})"
+    for dep_text in dist.requires or []:
+        dep = Requirement(dep_text)
+        if dep.marker and not any(dep.marker.evaluate({"extra": extra}) for extra in ["", *req.extras]):
+            continue
+        extras = f"[{','.join(sorted(dep.extras))}]" if dep.extras else ""
+        found = unmet(f"{dep.name}{extras}{dep.specifier}", seen)
+        if found:
+            return found
+    return None
+
+
+def main():
+    seen = set()
+    for text in sys.argv[1:]:
+        found = unmet(text, seen)
+        if found:
+            print(f"not installed: {found}")
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
