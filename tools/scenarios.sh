@@ -15,6 +15,7 @@ export run_dir
 run_one() {
     local suite=${1%%:*} scenario=${1#*:} start=$SECONDS rc=0 result
     local id="$suite-$scenario"
+    # Container names carry the scenario's name (.config/molecule/config.yml).
     # Two scenarios at once must not share: molecule's copy of the collection
     # under test (it installs it into ANSIBLE_HOME), nor apt's archive
     # directory (apt locks it; containers of one scenario share their copy,
