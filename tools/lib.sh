@@ -43,7 +43,7 @@ gop_inventory() {
         echo "[pulsarservers:vars]"
         echo "ansible_user=root"
         echo "ansible_ssh_private_key_file=$GOP_SSH_KEY"
-        echo "ansible_ssh_common_args='-o ProxyCommand=\"podman exec -i %h /usr/local/sbin/sshd-stdio\" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR'"
+        echo "ansible_ssh_common_args='$GOP_SSH_ARGS'"
         printf 'pulsar_ca_certificates=['
         compgen -G "/usr/local/share/ca-certificates/*.crt" | sed 's/.*/"&"/' | paste -sd, | tr -d '\n'
         echo ']'
