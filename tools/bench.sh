@@ -8,6 +8,7 @@ set -euo pipefail
 # shellcheck source=tools/lib.sh
 source "$(dirname "$0")/lib.sh"
 runs=${GOP_BENCH_RUNS:-3}
+GOP_BENCH_UV=${GOP_BENCH_UV:-0.13.8}  # uv version for the floor comparison
 name=galaxy-ops-bench
 out="$GOP_ROOT/docs/benchmarks.md"
 
@@ -92,17 +93,37 @@ floor_run() {
         PIP_CERT=/etc/ssl/certs/ca-certificates.crt /opt/floor/bin/pip install -q "pulsar-app[web]==0.16.0" $DEPS'
 }
 
+# The same floor with uv (pip-installed into the venv) doing the Python part;
+# its cache lives in the host-mounted pip cache directory, so only the first
+# run downloads and builds.
+floor_uv_run() {
+    local pkgs deps
+    pkgs=$(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_os_packages)
+    deps=$(yaml_get "$GOP_ROOT/group_vars/pulsarservers.yml" pulsar_optional_dependencies)
+    podman exec -e PKGS="$pkgs nginx" -e DEPS="$deps" -e UV_CACHE_DIR=/root/.cache/pip/uv \
+        -e SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt -e PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+        "$name-floor" sh -ec '
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $PKGS >/dev/null
+        python3 -m venv /opt/floor
+        /opt/floor/bin/pip install -q "uv==$0"
+        /opt/floor/bin/uv pip install -q --python /opt/floor/bin/python "pulsar-app[web]==0.16.0" $DEPS' "$GOP_BENCH_UV"
+}
+
 yaml_get() { python3 -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))[sys.argv[2]]))' "$@"; }
 
 bench_floor() {
-    local -a floor
+    local -a floor floor_uv
     for i in $(seq "$runs"); do
-        echo "floor run $i/$runs: bare apt + pip"
+        echo "floor run $i/$runs: bare apt + pip, then apt + uv"
         gop_start_container "$name-floor" --fresh
         floor+=("$(seconds floor_run)")
+        gop_start_container "$name-floor" --fresh
+        floor_uv+=("$(seconds floor_uv_run)")
     done
     podman rm -f "$name-floor" >/dev/null
-    write_section floor "| Floor: the cold converge's apt + pip installs done by hand in a fresh container (s) | $(printf '%s\n' "${floor[@]}" | stats) |"
+    write_section floor "| Floor: the cold converge's apt + pip installs done by hand in a fresh container (s) | $(printf '%s\n' "${floor[@]}" | stats) |
+| The same with uv $GOP_BENCH_UV installing the Python packages (s) | $(printf '%s\n' "${floor_uv[@]}" | stats) |"
 }
 
 # No-op re-run with Ansible inside the host (connection local): the roles' own
