@@ -17,14 +17,10 @@ except ImportError:  # every virtualenv's pip carries a copy
     from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
 
 
-def unmet(text, seen):
-    """The first requirement under `text` that is not installed, or None."""
-    try:
-        req = Requirement(text)
-    except InvalidRequirement:
-        return text
+def unmet(req, seen):
+    """The first requirement under `req` that is not installed, or None."""
     if req.url:
-        return text
+        return str(req)
     key = (req.name.lower(), frozenset(req.extras), str(req.specifier))
     if key in seen:
         return None
@@ -32,15 +28,14 @@ def unmet(text, seen):
     try:
         dist = metadata.distribution(req.name)
     except metadata.PackageNotFoundError:
-        return text
+        return str(req)
     if not req.specifier.contains(dist.version, prereleases=True):
-        return f"{text} (installed: {dist.version})"
+        return f"{req} (installed: {dist.version})"
     for dep_text in dist.requires or []:
         dep = Requirement(dep_text)
         if dep.marker and not any(dep.marker.evaluate({"extra": extra}) for extra in ["", *req.extras]):
             continue
-        extras = f"[{','.join(sorted(dep.extras))}]" if dep.extras else ""
-        found = unmet(f"{dep.name}{extras}{dep.specifier}", seen)
+        found = unmet(dep, seen)
         if found:
             return found
     return None
@@ -49,7 +44,10 @@ def unmet(text, seen):
 def main():
     seen = set()
     for text in sys.argv[1:]:
-        found = unmet(text, seen)
+        try:
+            found = unmet(Requirement(text), seen)
+        except InvalidRequirement:
+            found = text
         if found:
             print(f"not installed: {found}")
             return 1
