@@ -111,3 +111,18 @@ def test_token_not_in_ansible_output(ansible_playbook, pulsar):
     assert run.returncode == 0, run.stdout + run.stderr
     assert "changed=0" in run.stdout
     assert pulsar["token"] not in run.stdout + run.stderr
+
+
+def test_converge_puts_back_what_left_the_venv(host, ansible_playbook, pulsar):
+    """The role skips pip only when the venv has everything: a package that came with
+    pulsar-app's [web] extra (gunicorn) and went missing is installed again."""
+    from conftest import REPO
+
+    python = f"{pulsar['dirs']['venv']}/bin/python"
+    host.check_output(f"{python} -m pip uninstall -y -q gunicorn")
+    assert host.run(f"{python} -c 'import gunicorn'").rc != 0
+    run = ansible_playbook(REPO / "pulsar-playbook.yml")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "changed=0" not in run.stdout
+    assert host.run(f"{python} -c 'import gunicorn'").rc == 0
+    assert host.service("pulsar").is_running
