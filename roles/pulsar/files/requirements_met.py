@@ -1,13 +1,16 @@
 """Tell whether pip would have nothing to do.
 
-Run with a virtualenv's Python and pip requirement strings as arguments: exit 0
-when each one, with its extras and everything they need in turn, is installed
-at an allowed version; otherwise print the first one that is not and exit 1.
-A requirement this cannot judge (a URL, a path) counts as not met, so pip runs.
-The pulsar role uses it to skip `pip install`, which takes seconds even when
-it changes nothing.
+Run with a virtualenv's Python and pip requirement strings as arguments. The
+first line of output maps each requirement's name to its installed version
+(null when absent), as JSON. Exit 0 when each one, with its extras and
+everything they need in turn, is installed at an allowed version; otherwise
+print the first one that is not and exit 1. A requirement this cannot judge
+(a URL, a path) counts as not met, so pip runs. The pulsar role reads the
+installed Pulsar version from it (to refuse a downgrade) and skips
+`pip install`, which takes seconds even when it changes nothing, on exit 0.
 """
 
+import json
 import sys
 from importlib import metadata
 
@@ -41,13 +44,24 @@ def unmet(req, seen):
     return None
 
 
+def installed_version(name):
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def main():
-    seen = set()
+    reqs = []
     for text in sys.argv[1:]:
         try:
-            found = unmet(Requirement(text), seen)
+            reqs.append((text, Requirement(text)))
         except InvalidRequirement:
-            found = text
+            reqs.append((text, None))
+    print(json.dumps({req.name.lower(): installed_version(req.name) for _, req in reqs if req}), flush=True)
+    seen = set()
+    for text, req in reqs:
+        found = unmet(req, seen) if req else text
         if found:
             print(f"not installed: {found}")
             return 1
