@@ -3,7 +3,7 @@
 # (tutorial playbook: nginx + Pulsar) and write them
 # into docs/benchmarks.md (between the BENCH markers). Runs are repeated
 # GOP_BENCH_RUNS times (default 3); the median and the spread are reported.
-#   tools/bench.sh [converge] [noop] [floor] [fleet] [galaxy]   (default: all)
+#   tools/bench.sh [converge] [noop] [floor] [uv] [fleet] [galaxy]   (default: all)
 set -euo pipefail
 # shellcheck source=tools/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -14,7 +14,7 @@ out="$GOP_ROOT/docs/benchmarks.md"
 
 seconds() { local t0=$EPOCHREALTIME; "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN {print a - b}'; }
 stats() { sort -n | awk '{v[NR]=$1} END {printf "%.1f (min %.1f, max %.1f, n=%d)", v[int((NR+1)/2)], v[1], v[NR], NR}'; }
-cold_run() { gop_converge && gop_pulsar_check "$name"; }
+cold_run() { gop_converge "$@" && gop_pulsar_check "$name"; }
 # upload URL: seconds to stage 1 GiB into a Pulsar job (chunked, as Galaxy does)
 upload() {
     podman exec "$name" /mnt/pulsar/venv/bin/python /usr/local/bin/pulsar_api.py "$1" \
@@ -34,7 +34,7 @@ open(path, "w").write(f"{head}{begin}\n{table}\n{end}{rest.split(end)[1]}")
 PY
 }
 
-sections=${*:-converge noop floor fleet galaxy}
+sections=${*:-converge noop floor uv fleet galaxy}
 
 bench_converge() {
 gop_install_collection
@@ -155,6 +155,22 @@ bench_noop() {
         /opt/ansible/bin/ansible-playbook -i hosts pulsar-playbook.yml -e @secrets.yml -e @cas.yml | grep -q "changed=0"
     podman rm -f "$name" >/dev/null
     write_section noop "| No-op re-run, Ansible inside the host (connection local), \`changed=0\` (s) | $(printf '%s\n' "${local_noop[@]}" | stats) |"
+}
+
+# The cold converge again with pulsar_installer: uv (uv's cache in the
+# host-mounted pip cache directory, as in the floor's uv run).
+bench_uv() {
+    local -a cold_uv
+    gop_install_collection
+    gop_inventory "$name"
+    for i in $(seq "$runs"); do
+        echo "uv run $i/$runs: cold converge + job with pulsar_installer: uv"
+        gop_start_container "$name" --fresh
+        cold_uv+=("$(seconds cold_run -e pulsar_installer=uv \
+            -e '{"pulsar_install_environments": {"UV_CACHE_DIR": "/root/.cache/pip/uv"}}')")
+    done
+    podman rm -f "$name" >/dev/null
+    write_section uv "| Cold converge with \`pulsar_installer: uv\`: fresh container to a passing \`pulsar-check\` job (s) | $(printf '%s\n' "${cold_uv[@]}" | stats) |"
 }
 
 # Fleet: one cold converge of 1 host, then of 4 hosts at once (forks 4),

@@ -32,6 +32,15 @@ def test_wrong_token_refused_over_https(pulsar_check):
     assert "401" in cmd.stdout + cmd.stderr
 
 
+def test_venv_installed_by_uv(host, pulsar):
+    # converge.yml sets pulsar_installer: uv; the proxy CA reached uv through
+    # SSL_CERT_FILE (pulsar_pip_ca_bundle), or nothing would have installed.
+    venv = pulsar["dirs"]["venv"]
+    installer = host.check_output(f"cat {venv}/lib/python3*/site-packages/pulsar_app-*.dist-info/INSTALLER")
+    assert installer == "uv"
+    assert host.file(f"{venv}/bin/uv").exists
+
+
 def test_untrusted_certificate_refused(pulsar_check):
     # The client verifies the server: without the CA the job must not run.
     cmd = pulsar_check("https://localhost:443/")

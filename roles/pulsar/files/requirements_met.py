@@ -58,7 +58,8 @@ def main():
             reqs.append((text, Requirement(text)))
         except InvalidRequirement:
             reqs.append((text, None))
-    print(json.dumps({req.name.lower(): installed_version(req.name) for _, req in reqs if req}), flush=True)
+    parsed = [pair[1] for pair in reqs if pair[1]]
+    print(json.dumps({req.name.lower(): installed_version(req.name) for req in parsed}), flush=True)
     seen = set()
     for text, req in reqs:
         found = unmet(req, seen) if req else text
