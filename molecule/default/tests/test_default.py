@@ -113,16 +113,22 @@ def test_token_not_in_ansible_output(ansible_playbook, pulsar):
     assert pulsar["token"] not in run.stdout + run.stderr
 
 
-def test_converge_puts_back_what_left_the_venv(host, ansible_playbook, pulsar):
-    """The role skips pip only when the venv has everything: a package that came with
-    pulsar-app's [web] extra (gunicorn) and went missing is installed again."""
+def test_converge_puts_back_what_drifted(host, ansible_playbook, pulsar):
+    """The role skips pip, apt and the file module only when nothing differs: a package
+    that came with pulsar-app's [web] extra (gunicorn), an OS package and a directory's
+    mode that drifted are all put back."""
     from conftest import REPO
 
     python = f"{pulsar['dirs']['venv']}/bin/python"
+    staging = pulsar["dirs"]["staging"]
     host.check_output(f"{python} -m pip uninstall -y -q gunicorn")
+    host.check_output("DEBIAN_FRONTEND=noninteractive apt-get remove -y -q libcurl4-openssl-dev")
+    host.check_output(f"chmod 0700 {staging}")
     assert host.run(f"{python} -c 'import gunicorn'").rc != 0
     run = ansible_playbook(REPO / "pulsar-playbook.yml")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "changed=0" not in run.stdout
     assert host.run(f"{python} -c 'import gunicorn'").rc == 0
+    assert host.package("libcurl4-openssl-dev").is_installed
+    assert host.file(staging).mode == 0o750
     assert host.service("pulsar").is_running
