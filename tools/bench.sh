@@ -93,7 +93,8 @@ floor_run() {
         PIP_CERT=/etc/ssl/certs/ca-certificates.crt /opt/floor/bin/pip install -q "pulsar-app[web]==0.16.0" $DEPS'
 }
 
-# The same floor with uv (pip-installed into the venv) doing the Python part;
+# The same floor with uv (pip-installed into the venv) doing the Python part,
+# compiling bytecode as pip does;
 # its cache lives in the host-mounted pip cache directory, so only the first
 # run downloads and builds.
 floor_uv_run() {
@@ -107,7 +108,8 @@ floor_uv_run() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $PKGS >/dev/null
         python3 -m venv /opt/floor
         /opt/floor/bin/pip install -q "uv==$0"
-        /opt/floor/bin/uv pip install -q --python /opt/floor/bin/python "pulsar-app[web]==0.16.0" $DEPS' "$GOP_BENCH_UV"
+        /opt/floor/bin/uv pip install -q --compile-bytecode --python /opt/floor/bin/python \
+            "pulsar-app[web]==0.16.0" $DEPS' "$GOP_BENCH_UV"
 }
 
 yaml_get() { python3 -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))[sys.argv[2]]))' "$@"; }

@@ -39,6 +39,8 @@ def test_venv_installed_by_uv(host, pulsar):
     installer = host.check_output(f"cat {venv}/lib/python3*/site-packages/pulsar_app-*.dist-info/INSTALLER")
     assert installer == "uv"
     assert host.file(f"{venv}/bin/uv").exists
+    # Compiled at install time, as pip does: the service user cannot write them.
+    assert host.run(f"ls {venv}/lib/python3*/site-packages/pulsar/__pycache__/*.pyc").rc == 0
 
 
 def test_untrusted_certificate_refused(pulsar_check):
