@@ -2,9 +2,9 @@
 SHELL := /bin/bash
 ENV := source tools/env.sh &&
 # Longest first: tools/scenarios.sh runs GOP_LANES (default 2) at a time, in this order.
-SCENARIOS ?= relay galaxy amqp slurm faults default tls preflight
+SCENARIOS ?= relay galaxy hostile amqp slurm faults default tls preflight
 # Debian 13: every scenario but the three with a real Galaxy (the longest, 5-8 min each).
-TRIXIE_SCENARIOS ?= faults slurm default tls preflight
+TRIXIE_SCENARIOS ?= hostile faults slurm default tls preflight
 
 .PHONY: setup lint test demo bench clean
 

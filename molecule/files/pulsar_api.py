@@ -7,10 +7,12 @@ app.yml, never passed on the command line):
     pulsar_api.py BASE_URL APP_YML start SECONDS         launch a job that sleeps, then writes an output
     pulsar_api.py BASE_URL APP_YML collect JOB_ID        wait for the job, print its status and output
     pulsar_api.py BASE_URL APP_YML clean JOB_ID          delete the job's files on Pulsar
+    pulsar_api.py BASE_URL APP_YML run SCRIPT            run a shell script file as a job, print what it wrote
 
 Each prints one JSON object.
 """
 
+import base64
 import hashlib
 import http.client
 import json
@@ -92,9 +94,20 @@ def collect(job_id, timeout=900):
             "complete": status.get("complete"), "output": output}
 
 
+def run(script):
+    """A job whose command is the shell script SCRIPT (read here, sent as the job's
+    command line); its stdout and stderr come back through the job's output file."""
+    job_id = f"run-{int(time.time() * 1000)}"
+    call("POST", "/jobs", job_id=job_id)
+    encoded = base64.b64encode(open(script, "rb").read()).decode()
+    command = f"echo {encoded} | base64 -d | sh > ../outputs/result.txt 2>&1; echo exit $? >> ../outputs/result.txt"
+    call("POST", f"/jobs/{job_id}/submit", command_line=command)
+    return collect(job_id, timeout=120)
+
+
 def clean(job_id):
     call("DELETE", f"/jobs/{job_id}")
     return {"job_id": job_id, "cleaned": True}
 
 
-print(json.dumps({"upload": upload, "start": start, "collect": collect, "clean": clean}[action](arg)))
+print(json.dumps({"upload": upload, "start": start, "collect": collect, "clean": clean, "run": run}[action](arg)))

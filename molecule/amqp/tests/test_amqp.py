@@ -26,7 +26,7 @@ def test_runs_webless_and_listens_nowhere(host, pulsar):
 
 def test_broker_password_stays_secret(host, pulsar):
     app = host.file(pulsar["app_yml"])
-    assert (app.user, app.mode) == ("pulsar", 0o600)
+    assert (app.user, app.group, app.mode) == ("root", "pulsar", 0o640)
     assert pulsar["app_config"]["message_queue_url"].startswith("amqp://pulsar:")
     for path in ("/etc/systemd/system/pulsar.service", f"{pulsar['dirs']['config']}/server.ini"):
         assert PASSWORD not in host.file(path).content_string, path

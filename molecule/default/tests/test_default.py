@@ -34,11 +34,12 @@ def test_directories(host, pulsar, key, owner, group, mode):
     assert (d.user, d.group, d.mode) == (owner, group, mode)
 
 
-def test_app_yml_readable_only_by_service_user(host, pulsar):
+def test_app_yml_readable_only_by_service_group(host, pulsar):
+    """Root's, so that Pulsar (and its jobs) read it but cannot change it."""
     f = host.file(pulsar["app_yml"])
-    assert f.user == "pulsar"
-    assert f.mode == 0o600
+    assert (f.user, f.group, f.mode) == ("root", "pulsar", 0o640)
     assert host.run(f"runuser -u nobody -- cat {pulsar['app_yml']}").rc != 0
+    assert host.run(f"runuser -u pulsar -- test -w {pulsar['app_yml']}").rc != 0
 
 
 def test_app_yml_has_absolute_paths(host, pulsar):

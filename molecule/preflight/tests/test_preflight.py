@@ -13,6 +13,12 @@ testinfra_hosts = ["pulsarservers"]
 CASES = [
     ("placeholder token of the example group_vars", {"private_token": "your_private_token_here"}, "private_token"),
     ("empty private_token", {"private_token": ""}, "private_token"),
+    ("token containing a placeholder word", {"private_token": "ChangeMeInProduction-0123456789abcdef0123"},
+     "changeme"),
+    ("venv inside the staging directory", {"pulsar_venv_dir": "/mnt/pulsar/staging/venv"},
+     "/mnt/pulsar/staging/venv would lie inside a directory Pulsar and its jobs write"),
+    ("relative staging_directory in pulsar_yaml_config",
+     {"pulsar_yaml_config": {"private_token": "x" * 40, "staging_directory": "staging"}}, "staging_directory"),
     ("no private_token in pulsar_yaml_config", {"pulsar_yaml_config": {"conda_auto_init": False}}, "private_token"),
     ("non-integer pulsar_port", {"pulsar_port": "eighty"}, "pulsar_port"),
     ("out-of-range pulsar_port", {"pulsar_port": 70000}, "pulsar_port"),

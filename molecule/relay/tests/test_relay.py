@@ -89,7 +89,7 @@ def test_pulsar_runs_webless_and_listens_nowhere(host, pulsar):
 
 def test_secrets_stay_secret(host, relay, pulsar):
     app = host.file(pulsar["app_yml"])
-    assert (app.user, app.mode) == ("pulsar", 0o600)
+    assert (app.user, app.group, app.mode) == ("root", "pulsar", 0o640)
     for path in ("/etc/systemd/system/pulsar.service", f"{pulsar['dirs']['config']}/server.ini"):
         assert PASSWORD not in host.file(path).content_string, path
     assert PASSWORD not in host.check_output("journalctl -u pulsar --no-pager")

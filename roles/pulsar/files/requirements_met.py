@@ -1,7 +1,9 @@
 """Tell whether pip would have nothing to do.
 
-Run with a virtualenv's Python and pip requirement strings as arguments. The
-first line of output maps each requirement's name to its installed version
+Run with the host's Python as `requirements_met.py --venv VENV REQUIREMENT...`:
+it reads the package metadata of VENV's site-packages as data, so no code of
+the virtualenv runs (the venv's own Python, without --venv, looks at itself).
+The first line of output maps each requirement's name to its installed version
 (null when absent), as JSON. Exit 0 when each one, with its extras and
 everything they need in turn, is installed at an allowed version; otherwise
 print the first one that is not and exit 1. A requirement this cannot judge
@@ -10,14 +12,27 @@ installed Pulsar version from it (to refuse a downgrade) and skips
 `pip install`, which takes seconds even when it changes nothing, on exit 0.
 """
 
+import glob
 import json
 import sys
 from importlib import metadata
 
 try:
     from packaging.requirements import InvalidRequirement, Requirement
-except ImportError:  # every virtualenv's pip carries a copy
+except ImportError:  # a virtualenv's pip carries a copy (python3-packaging is installed for --venv)
     from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
+
+
+# Where to read distributions from: the venv's site-packages (--venv), else sys.path.
+SEARCH = {}
+
+
+def distribution(name):
+    if "path" not in SEARCH:
+        return metadata.distribution(name)
+    for dist in metadata.distributions(name=name, path=SEARCH["path"]):
+        return dist
+    raise metadata.PackageNotFoundError(name)
 
 
 def unmet(req, seen):
@@ -29,7 +44,7 @@ def unmet(req, seen):
         return None
     seen.add(key)
     try:
-        dist = metadata.distribution(req.name)
+        dist = distribution(req.name)
     except metadata.PackageNotFoundError:
         return str(req)
     if not req.specifier.contains(dist.version, prereleases=True):
@@ -46,14 +61,22 @@ def unmet(req, seen):
 
 def installed_version(name):
     try:
-        return metadata.version(name)
+        return distribution(name).version
     except metadata.PackageNotFoundError:
         return None
 
 
 def main():
+    args = sys.argv[1:]
+    if args[:1] == ["--venv"]:
+        venv, args = args[1], args[2:]
+        SEARCH["path"] = glob.glob(f"{venv}/lib/python3*/site-packages")
+        if not SEARCH["path"]:
+            print(json.dumps({}))
+            print(f"no virtualenv at {venv}")
+            return 1
     reqs = []
-    for text in sys.argv[1:]:
+    for text in args:
         try:
             reqs.append((text, Requirement(text)))
         except InvalidRequirement:
