@@ -5,7 +5,6 @@ below is a real job submitted through Pulsar's REST API; what it achieved is
 read from the host afterwards, never from the job's own report.
 """
 
-import json
 import shlex
 import time
 
@@ -31,7 +30,9 @@ def layout(host, pulsar):
     unit = host.file("/etc/systemd/system/pulsar.service").content_string
     server_dir = unit.split("WorkingDirectory=")[1].split("\n")[0]
     home = host.check_output("getent passwd pulsar | cut -d: -f6")
-    parent = lambda path: path.rsplit("/", 1)[0]  # noqa: E731
+    def parent(path):
+        return path.rsplit("/", 1)[0]
+
     return dict(pulsar["dirs"], server=server_dir, home=home, app_yml=pulsar["app_yml"],
                 config_parent=parent(pulsar["dirs"]["config"]), venv_parent=parent(pulsar["dirs"]["venv"]),
                 staging_parent=parent(pulsar["dirs"]["staging"]))
@@ -74,7 +75,7 @@ def unauthenticated_status(host):
 
 def restart_and_wait(host):
     host.run_test("systemctl restart pulsar")
-    for _ in range(60):
+    for _attempt in range(60):
         if http_status(host, f"{URL}/") != "0":
             return
         time.sleep(2)
@@ -294,4 +295,3 @@ def test_upgrade_from_the_old_layout_keeps_staged_jobs(host, pulsar, pulsar_api,
     assert rc == 0, result
     assert result["output"].strip() == "finished after 15 s", result
     assert writable_by_service_user(host, [paths["venv"], paths["config"]], [paths["server"]]) == []
-
