@@ -30,6 +30,7 @@ def layout(host, pulsar):
     unit = host.file("/etc/systemd/system/pulsar.service").content_string
     server_dir = unit.split("WorkingDirectory=")[1].split("\n")[0]
     home = host.check_output("getent passwd pulsar | cut -d: -f6")
+
     def parent(path):
         return path.rsplit("/", 1)[0]
 
