@@ -56,16 +56,33 @@ def check_defaults(role, options):
     return problems
 
 
+def render_entry_points(specs):
+    """An internal role: one table per entry point (include_role tasks_from)."""
+    parts = []
+    for name, spec in specs.items():
+        if not spec.get("options"):
+            continue
+        parts.append(f"### `tasks_from: {name}`\n\n{cell(spec.get('short_description', ''))}\n\n"
+                     f"{render(spec['options'])}\n")
+    return "\n".join(parts).rstrip("\n")
+
+
 def main(check):
     problems = []
     for role in sorted((ROOT / "roles").iterdir()):
-        options = yaml.safe_load((role / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+        specs = yaml.safe_load((role / "meta/argument_specs.yml").read_text())["argument_specs"]
+        if len(specs) > 1:  # entry points (the internal common role)
+            options = {k: v for spec in specs.values() for k, v in (spec.get("options") or {}).items()}
+            table = render_entry_points(specs)
+        else:
+            options = specs["main"]["options"]
+            table = render(options)
         problems += check_defaults(role, options)
         readme = role / "README.md"
         text = readme.read_text()
         head, rest = text.split(BEGIN)
         tail = rest.split(END)[1]
-        new = f"{head}{BEGIN}\n{render(options)}\n{END}{tail}"
+        new = f"{head}{BEGIN}\n{table}\n{END}{tail}"
         if new != text:
             if check:
                 problems.append(f"{readme.relative_to(ROOT)} is out of date: run tools/role_docs.py")

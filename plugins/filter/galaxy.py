@@ -1,0 +1,155 @@
+# Copyright: galaxy_ops maintainers
+# MIT License (see LICENSE)
+"""Galaxy's side of Pulsar as data: the destinations an inventory's Pulsar
+hosts offer, and the runners and environments of Galaxy's job configuration
+(the pulsar_galaxy role renders the result, in YAML or XML)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+# The pulsar role's defaults that decide where a host stages jobs
+# (roles/pulsar/defaults/main.yml; a unit test keeps them equal).
+PULSAR_SERVER_DIR = "/opt/pulsar"
+STAGING_BELOW_SERVER_DIR = "/files/staging"
+
+REST_RUNNER = "galaxy.jobs.runners.pulsar:PulsarRESTJobRunner"
+MQ_RUNNER = "galaxy.jobs.runners.pulsar:PulsarMQJobRunner"
+LOCAL_RUNNER = "galaxy.jobs.runners.local:LocalJobRunner"
+
+
+def _kind(destination):
+    if "relay_url" in destination:
+        return "relay"
+    if "amqp_url" in destination:
+        return "mq"
+    return "rest"
+
+
+def pulsar_destinations(hosts, hostvars):
+    """One destination per Pulsar host, from that host's own variables.
+
+    Relay mode (pulsar_relay_url): the relay, its account and the staging
+    directory. Message queue mode (pulsar_message_queue_url or
+    pulsar_yaml_config.message_queue_url): the broker URL and the staging
+    directory. Otherwise REST: https when the host's nginx serves TLS, its
+    server_name when set (else its inventory name), its private_token.
+    """
+    hosts = list(hosts or [])
+    out = []
+    for host in hosts:
+        hv = hostvars[host]
+        ident = "pulsar" if len(hosts) == 1 else "pulsar_" + re.sub(r"[^A-Za-z0-9_]", "_", host)
+        app = hv.get("pulsar_yaml_config") or {}
+        if not isinstance(app, Mapping):
+            app = {}
+        mq = hv.get("pulsar_message_queue_url") or app.get("message_queue_url") or ""
+        server_dir = hv.get("pulsar_server_dir", PULSAR_SERVER_DIR)
+        staging = app.get("staging_directory",
+                          hv.get("pulsar_staging_dir", server_dir + STAGING_BELOW_SERVER_DIR))
+        if hv.get("pulsar_relay_url"):
+            out.append({"id": ident, "relay_url": re.sub(r"/+$", "", hv["pulsar_relay_url"]),
+                        "relay_username": hv.get("pulsar_relay_username", ""),
+                        "relay_password": hv.get("pulsar_relay_password", ""),
+                        "relay_topic_prefix": hv.get("pulsar_relay_topic_prefix", ""),
+                        "jobs_directory": staging})
+        elif mq:
+            out.append({"id": ident, "amqp_url": mq, "jobs_directory": staging})
+        else:
+            tls = str(hv.get("pulsar_nginx_tls", False)).lower() in ("true", "yes", "1", "on")
+            name = hv.get("pulsar_nginx_server_name", "_")
+            out.append({"id": ident,
+                        "url": f"{'https' if tls else 'http'}://{host if name == '_' else name}/",
+                        "private_token": hv.get("private_token", "")})
+    return out
+
+
+def pulsar_destination_kinds(destinations):
+    """The destinations by kind: {rest: [...], mq: [...], relay: [...]}."""
+    kinds = {"rest": [], "mq": [], "relay": []}
+    for destination in destinations:
+        kinds[_kind(destination)].append(destination)
+    return kinds
+
+
+def _numbered(keys, prefix):
+    """One id per distinct key, in order: prefix alone when there is one."""
+    unique = list(dict.fromkeys(keys))
+    return {key: prefix if len(unique) == 1 else f"{prefix}_{index}" for index, key in enumerate(unique, 1)}
+
+
+def _relay_key(destination):
+    return (destination["relay_url"], destination.get("relay_username", ""),
+            destination.get("relay_topic_prefix", ""), destination.get("relay_password", ""))
+
+
+def galaxy_job_config(destinations, settings):
+    """Galaxy's runners and environments for `destinations`.
+
+    `settings`: local_workers, runner_workers, transport_timeout, galaxy_url,
+    mq_runner_params, relay_runner_params, destination_params,
+    mq_destination_params. One MQ runner per broker URL (two runners on one
+    status queue would each see part of the updates); one relay runner per
+    relay account and topic prefix (Galaxy's relay credentials are runner
+    parameters).
+    """
+    kinds = pulsar_destination_kinds(destinations)
+    mq_ids = _numbered([d["amqp_url"] for d in kinds["mq"]], "pulsar_mq")
+    relay_ids = _numbered([_relay_key(d) for d in kinds["relay"]], "pulsar_relay")
+    workers = settings["runner_workers"]
+
+    runners = [{"id": "local", "load": LOCAL_RUNNER, "workers": settings["local_workers"], "params": {}}]
+    if kinds["rest"]:
+        runners.append({"id": "pulsar", "load": REST_RUNNER, "workers": workers,
+                        "params": {"transport_timeout": settings["transport_timeout"]}})
+    for url, ident in mq_ids.items():
+        runners.append({"id": ident, "load": MQ_RUNNER, "workers": workers,
+                        "params": {"amqp_url": url, "galaxy_url": settings["galaxy_url"],
+                                   **settings.get("mq_runner_params", {})}})
+    for (url, username, prefix, password), ident in relay_ids.items():
+        params = {"relay_url": url, "relay_username": username, "relay_password": password}
+        if prefix:
+            params["relay_topic_prefix"] = prefix
+        params.update({"galaxy_url": settings["galaxy_url"], **settings.get("relay_runner_params", {})})
+        runners.append({"id": ident, "load": MQ_RUNNER, "workers": workers, "params": params})
+
+    environments = [{"id": "local", "runner": "local", "params": {}}]
+    common = settings.get("destination_params", {})
+    queued = settings.get("mq_destination_params", {})
+    for destination in destinations:
+        kind = _kind(destination)
+        if kind == "rest":
+            runner = "pulsar"
+            params = {"url": destination.get("url", ""), "private_token": destination.get("private_token", ""),
+                      **common}
+        else:
+            runner = mq_ids[destination["amqp_url"]] if kind == "mq" else relay_ids[_relay_key(destination)]
+            params = {"jobs_directory": destination.get("jobs_directory", ""), **common, **queued}
+        params.update(destination.get("params") or {})
+        environments.append({"id": destination["id"], "runner": runner, "params": params})
+    return {"runners": runners, "environments": environments}
+
+
+def galaxy_tool_destinations(tools, destinations):
+    """pulsar_galaxy_tools as [{id, destination}]: a bare tool id goes to the first destination."""
+    first = destinations[0]["id"] if destinations else ""
+    out = []
+    for tool in tools or []:
+        if isinstance(tool, dict):
+            out.append({"id": tool["id"], "destination": tool.get("destination", first)})
+        else:
+            out.append({"id": tool, "destination": first})
+    return out
+
+
+class FilterModule:
+    """galaxy_ops.pulsar filters for Galaxy's job configuration."""
+
+    def filters(self):
+        return {
+            "pulsar_destinations": pulsar_destinations,
+            "pulsar_destination_kinds": pulsar_destination_kinds,
+            "galaxy_job_config": galaxy_job_config,
+            "galaxy_tool_destinations": galaxy_tool_destinations,
+        }

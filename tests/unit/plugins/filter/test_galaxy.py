@@ -1,0 +1,88 @@
+"""Unit tests of plugins/filter/galaxy.py (Galaxy's job configuration as data)."""
+
+import importlib.util
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[4]
+SPEC = importlib.util.spec_from_file_location("galaxy_ops_galaxy_filters", ROOT / "plugins/filter/galaxy.py")
+galaxy = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(galaxy)
+
+SETTINGS = {"local_workers": 4, "runner_workers": 2, "transport_timeout": 300, "galaxy_url": "https://galaxy.test",
+            "mq_runner_params": {"amqp_publish_retry": True}, "relay_runner_params": {},
+            "destination_params": {"default_file_action": "transfer"},
+            "mq_destination_params": {"default_file_action": "remote_transfer"}}
+
+
+def test_staging_defaults_are_the_pulsar_roles():
+    defaults = yaml.safe_load((ROOT / "roles/pulsar/defaults/main.yml").read_text())
+    assert defaults["pulsar_server_dir"] == galaxy.PULSAR_SERVER_DIR
+    assert defaults["pulsar_staging_dir"] == "{{ pulsar_server_dir }}" + galaxy.STAGING_BELOW_SERVER_DIR
+
+
+def test_one_rest_host_is_the_pulsar_destination():
+    hostvars = {"pulsar.test": {"private_token": "t0ken", "pulsar_nginx_tls": "yes",
+                                "pulsar_nginx_server_name": "pulsar.example.org"}}
+    assert galaxy.pulsar_destinations(["pulsar.test"], hostvars) == [
+        {"id": "pulsar", "url": "https://pulsar.example.org/", "private_token": "t0ken"}]
+
+
+def test_hosts_get_their_mode_and_staging_directory():
+    hostvars = {
+        "mq-1": {"pulsar_message_queue_url": "amqp://p:pw@rabbit/pulsar", "pulsar_server_dir": "/srv/pulsar"},
+        "mq.2": {"pulsar_yaml_config": {"message_queue_url": "amqp://p:pw@rabbit/pulsar",
+                                        "staging_directory": "/scratch/staging"}},
+        "relay": {"pulsar_relay_url": "https://relay.test//", "pulsar_relay_username": "u",
+                  "pulsar_relay_password": "pw"},
+        "rest": {"private_token": "t"},
+    }
+    out = galaxy.pulsar_destinations(list(hostvars), hostvars)
+    assert [d["id"] for d in out] == ["pulsar_mq_1", "pulsar_mq_2", "pulsar_relay", "pulsar_rest"]
+    assert out[0] == {"id": "pulsar_mq_1", "amqp_url": "amqp://p:pw@rabbit/pulsar",
+                      "jobs_directory": "/srv/pulsar/files/staging"}
+    assert out[1]["jobs_directory"] == "/scratch/staging"
+    assert out[2]["relay_url"] == "https://relay.test"
+    assert out[2]["jobs_directory"] == "/opt/pulsar/files/staging"
+    assert out[3] == {"id": "pulsar_rest", "url": "http://rest/", "private_token": "t"}
+
+
+def test_one_runner_per_broker_and_per_relay_account():
+    destinations = [
+        {"id": "a", "amqp_url": "amqp://one", "jobs_directory": "/s"},
+        {"id": "b", "amqp_url": "amqp://two", "jobs_directory": "/s"},
+        {"id": "c", "amqp_url": "amqp://one", "jobs_directory": "/s", "params": {"default_file_action": "copy"}},
+        {"id": "d", "relay_url": "https://r", "relay_username": "u", "relay_password": "p w",
+         "relay_topic_prefix": "site", "jobs_directory": "/s"},
+        {"id": "e", "url": "http://rest/", "private_token": "t"},
+    ]
+    config = galaxy.galaxy_job_config(destinations, SETTINGS)
+    runners = {r["id"]: r for r in config["runners"]}
+    assert list(runners) == ["local", "pulsar", "pulsar_mq_1", "pulsar_mq_2", "pulsar_relay"]
+    assert runners["pulsar_mq_1"]["params"] == {"amqp_url": "amqp://one", "galaxy_url": "https://galaxy.test",
+                                                "amqp_publish_retry": True}
+    assert runners["pulsar_relay"]["params"] == {"relay_url": "https://r", "relay_username": "u",
+                                                 "relay_password": "p w", "relay_topic_prefix": "site",
+                                                 "galaxy_url": "https://galaxy.test"}
+    assert runners["pulsar"]["params"] == {"transport_timeout": 300}
+    envs = {e["id"]: e for e in config["environments"]}
+    assert envs["a"]["runner"] == envs["c"]["runner"] == "pulsar_mq_1"
+    assert envs["b"]["runner"] == "pulsar_mq_2"
+    assert envs["c"]["params"] == {"jobs_directory": "/s", "default_file_action": "copy"}
+    assert envs["a"]["params"]["default_file_action"] == "remote_transfer"
+    assert envs["e"] == {"id": "e", "runner": "pulsar",
+                         "params": {"url": "http://rest/", "private_token": "t", "default_file_action": "transfer"}}
+
+
+def test_without_rest_destinations_no_rest_runner():
+    config = galaxy.galaxy_job_config([{"id": "a", "amqp_url": "amqp://one", "jobs_directory": "/s"}], SETTINGS)
+    assert [r["id"] for r in config["runners"]] == ["local", "pulsar_mq"]
+
+
+def test_tools_go_to_the_first_destination_unless_told():
+    destinations = [{"id": "first"}, {"id": "second"}]
+    assert galaxy.galaxy_tool_destinations(["cat1", {"id": "bwa", "destination": "second"}, {"id": "x"}],
+                                           destinations) == [
+        {"id": "cat1", "destination": "first"}, {"id": "bwa", "destination": "second"},
+        {"id": "x", "destination": "first"}]
