@@ -30,3 +30,9 @@ for entry, spec in specs.items():
 print(f"check_build: ansible-doc -t role galaxy_ops.pulsar.{role} shows all", sum(len(s.get("options", {})) for s in specs.values()), "options of", len(specs), "entry points")
 ' "$role" "$GOP_ROOT/roles/$role/meta/argument_specs.yml"
 done
+# Every example is a working directory of its own: its playbook parses with
+# the installed collection.
+for example in "$GOP_ROOT"/examples/*/; do
+    (cd "$example" && ANSIBLE_COLLECTIONS_PATH="$tmp/collections" ansible-playbook -i hosts playbook.yml --syntax-check >/dev/null)
+    echo "check_build: examples/$(basename "$example"): playbook.yml parses"
+done
