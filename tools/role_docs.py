@@ -71,7 +71,7 @@ def main(check):
     problems = []
     for role in sorted((ROOT / "roles").iterdir()):
         specs = yaml.safe_load((role / "meta/argument_specs.yml").read_text())["argument_specs"]
-        if len(specs) > 1:  # entry points (the internal common role)
+        if not specs["main"].get("options"):  # the internal role: one table per entry point
             options = {k: v for spec in specs.values() for k, v in (spec.get("options") or {}).items()}
             table = render_entry_points(specs)
         else:
