@@ -16,3 +16,4 @@ export PATH="$GOP_ROOT/.venv/bin:$PATH"
 # script builds a new image instead of reusing a stale one.
 GOP_IMAGE_REV=$(sha256sum "$GOP_ROOT/tools/build-image.sh" | cut -c1-8)
 export GOP_IMAGE_REV
+export GOP_OLDEST_ANSIBLE="$GOP_ROOT/.venv-oldest/bin"

@@ -23,6 +23,13 @@ if [ ! -x .venv/bin/molecule ] || ! cmp -s requirements/test.txt .venv/.requirem
     .venv/bin/pip install -q -r requirements/test.txt
     cp requirements/test.txt .venv/.requirements
 fi
+# The oldest ansible-core the collection claims, for sanity and one converge.
+if [ ! -x .venv-oldest/bin/ansible-playbook ] || ! cmp -s requirements/oldest.txt .venv-oldest/.requirements; then
+    echo "creating .venv-oldest from requirements/oldest.txt"
+    python3 -m venv .venv-oldest
+    .venv-oldest/bin/pip install -q -r requirements/oldest.txt
+    cp requirements/oldest.txt .venv-oldest/.requirements
+fi
 
 mkdir -p "$GOP_CACHE_DIR/pip" "$GOP_CACHE_DIR/apt" "$GOP_CACHE_DIR/ssh"
 # The key Ansible and testinfra use to reach the test containers (see build-image.sh).

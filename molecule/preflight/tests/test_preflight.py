@@ -1,6 +1,9 @@
 """Bad input stops the tutorial's playbook before it changes anything."""
 
+import os
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +132,23 @@ def test_check_mode_on_a_new_host_passes_and_changes_nothing(host, ansible_playb
     assert not host.user("pulsar").exists
     assert not host.package("nginx").is_installed
     assert not host.package("python3-apt").is_installed
+
+
+# Then the host is converged for real, by the oldest ansible-core that
+# meta/runtime.yml claims (tools/setup.sh puts it in .venv-oldest), and a job
+# passes: the range the collection claims is the range tested.
+OLDEST = Path(os.environ["GOP_OLDEST_ANSIBLE"])
+
+
+def test_oldest_ansible_core_converges_the_bare_host(ansible_playbook):
+    version = subprocess.run([str(OLDEST / "ansible"), "--version"], capture_output=True, text=True, check=True)
+    claimed = re.search(r'">=([0-9]+\.[0-9]+)', (REPO / "meta/runtime.yml").read_text()).group(1)
+    assert re.search(rf"core {re.escape(claimed)}\.[0-9]+\]", version.stdout), version.stdout
+    run = ansible_playbook(REPO / "pulsar-playbook.yml", {}, executable=str(OLDEST / "ansible-playbook"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert re.search(r"failed=0\s", run.stdout), run.stdout
+
+
+def test_job_passes_after_the_oldest_ansible_core_converged(pulsar_check):
+    check = pulsar_check("http://localhost/")
+    assert check.rc == 0, check.stdout + check.stderr
