@@ -20,10 +20,11 @@ LOCAL_RUNNER = "galaxy.jobs.runners.local:LocalJobRunner"
 
 
 def _kind(destination):
-    if "relay_url" in destination:
-        return "relay"
+    """A destination's kind; one with a broker URL is a message queue one, whatever else it holds."""
     if "amqp_url" in destination:
         return "mq"
+    if "relay_url" in destination:
+        return "relay"
     return "rest"
 
 
@@ -80,8 +81,9 @@ def _numbered(keys, prefix):
 
 
 def _relay_key(destination):
-    return (destination["relay_url"], destination.get("relay_username", ""),
-            destination.get("relay_topic_prefix", ""), destination.get("relay_password", ""))
+    """A relay runner's identity, as text (Galaxy reads its parameters as strings)."""
+    return tuple(str(destination.get(key, "")) for key in
+                 ("relay_url", "relay_username", "relay_topic_prefix", "relay_password"))
 
 
 def galaxy_job_config(destinations, settings):

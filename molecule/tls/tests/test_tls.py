@@ -43,6 +43,19 @@ def test_venv_installed_by_uv(host, pulsar):
     # gunicorn's arbiter is imported only by the service, never by root's
     # pulsar-check runs, so its .pyc exists only if the install compiled it.
     assert host.run(f"ls {venv}/lib/python3*/site-packages/gunicorn/__pycache__/arbiter.*.pyc").rc == 0
+    # uv makes its lock file 0666: nothing in the root-owned venv is writable
+    # by anyone but root (the safety check refuses the next converge otherwise).
+    assert host.file(f"{venv}/.lock").mode == 0o644
+
+
+def test_lock_file_left_writable_by_an_older_release_is_tightened(host, pulsar, ansible_playbook):
+    # A host uv installed before the role tightened uv's lock file: the next
+    # converge makes it root's alone instead of refusing the host.
+    lock = f"{pulsar['dirs']['venv']}/.lock"
+    host.run_test(f"chmod 0666 {lock}")
+    run = ansible_playbook(MOLECULE_DIR / "tls" / "converge.yml")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert host.file(lock).mode == 0o644
 
 
 def test_untrusted_certificate_refused(pulsar_check):

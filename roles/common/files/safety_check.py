@@ -9,6 +9,10 @@ find out whether that virtualenv can be trusted). One argument, a JSON object:
   trees      of those, the ones whose whole content root relies on (the venv,
              the config dir); `rewritten` lists files in them the role
              rewrites anyway (a new root-owned file replaces them)
+  tighten    files in those trees the role makes writable by root only
+             (uv's lock file in the venv, made 0666 by uv): reported, not
+             refused, while they are root's and only their mode lets others
+             write
   writable   the directories the service writes (staging, ...): they may be
              the user's, their ancestors may not
   take_over  true when the role created the user: then a directory of `own`
@@ -29,6 +33,7 @@ Prints one JSON object:
   take_over  existing directories the user owns that the role will chown to
              root (see take_over above)
   create     missing ancestors of `make`, parents first
+  tighten    files of `tighten` to make writable by root only (go-w)
   unsafe     "PATH: why" for everything else the user can write; the role
              refuses to run while this is not empty
   sandbox    the name of the first layer that works ("none" if none does,
@@ -79,7 +84,7 @@ def ancestors(path):
 
 
 def check_paths(args, uid, gids):
-    take_over, unsafe, judged = [], [], set()
+    take_over, unsafe, tighten, judged = [], [], [], set()
     allowed = bool(args.get("take_over"))
     keep = set(args.get("keep", []))
 
@@ -118,17 +123,23 @@ def check_paths(args, uid, gids):
         for parent in ancestors(path):
             judge(parent, f"writable by {args['user']}, and above {path}: a job could replace {path}")
     rewritten = set(args.get("rewritten", []))
+    tightened = set(args.get("tighten", []))
     for tree in args.get("trees", []):
         for top, dirs, files in os.walk(tree):
             for name in dirs + files:
                 path = os.path.join(top, name)
                 if path in rewritten:
                     continue
-                if writable(os.lstat(path), uid, gids):
+                st = os.lstat(path)
+                if not writable(st, uid, gids):
+                    continue
+                if path in tightened and stat.S_ISREG(st.st_mode) and st.st_uid == 0:
+                    tighten.append(path)
+                else:
                     unsafe.append(f"{path}: writable by {args['user']} inside {tree}, which root runs or reads")
                     if len(unsafe) > 20:
-                        return take_over, unsafe
-    return take_over, unsafe
+                        return take_over, unsafe, tighten
+    return take_over, unsafe, tighten
 
 
 def missing_ancestors(paths):
@@ -174,10 +185,10 @@ def probe_sandbox(layers):
 def main():
     args = json.loads(sys.argv[1])
     uid, gids = service_ids(args["user"])
-    take_over, unsafe = check_paths(args, uid, gids)
+    take_over, unsafe, tighten = check_paths(args, uid, gids)
     sandbox, detail = probe_sandbox(args["probe"]) if args.get("probe") else (None, "")
     print(json.dumps({"take_over": take_over, "create": missing_ancestors(args.get("make", [])), "unsafe": unsafe,
-                      "sandbox": sandbox, "sandbox_detail": detail}))
+                      "tighten": tighten, "sandbox": sandbox, "sandbox_detail": detail}))
 
 
 if __name__ == "__main__":

@@ -86,3 +86,13 @@ def test_tools_go_to_the_first_destination_unless_told():
                                            destinations) == [
         {"id": "cat1", "destination": "first"}, {"id": "bwa", "destination": "second"},
         {"id": "x", "destination": "first"}]
+
+
+def test_relay_credentials_are_text_and_a_broker_url_decides_the_kind():
+    destinations = [{"id": "r", "relay_url": "https://r", "relay_username": 12345, "relay_password": 67890,
+                     "jobs_directory": "/s"},
+                    {"id": "both", "amqp_url": "amqp://one", "relay_url": "https://r", "jobs_directory": "/s"}]
+    config = galaxy.galaxy_job_config(destinations, SETTINGS)
+    relay = next(r for r in config["runners"] if r["id"] == "pulsar_relay")
+    assert relay["params"]["relay_username"] == "12345" and relay["params"]["relay_password"] == "67890"
+    assert next(e for e in config["environments"] if e["id"] == "both")["runner"] == "pulsar_mq"
