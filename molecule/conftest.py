@@ -23,8 +23,7 @@ def group_host(group, index=0):
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
 
 
-@pytest.fixture(scope="module")
-def pulsar(host):
+def read_pulsar(host):
     """What the pulsar role deployed, read back from the host (not from our inputs)."""
     unit = host.file("/etc/systemd/system/pulsar.service").content_string
     config_dir = unit.split("PULSAR_CONFIG_DIR=")[1].split('"')[0]
@@ -44,23 +43,34 @@ def pulsar(host):
     }
 
 
-@pytest.fixture(scope="module")
-def pulsar_check(host, pulsar):
-    """Run Pulsar's own client check, a job with files staged in and out.
+def pulsar_check_runner(host, pulsar_info):
+    """Pulsar's own client check, a job with files staged in and out.
 
     Without a token the deployed one is read from app.yml on the host, so it
     never appears in the command line that testinfra logs.
     """
-    venv = pulsar["dirs"]["venv"]
+    venv = pulsar_info["dirs"]["venv"]
 
     def run(url, token=None, cafile=None):
         if token is None:
             read = 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["private_token"])'
-            token = f"\"$({venv}/bin/python -c '{read}' {pulsar['app_yml']})\""
+            token = f"\"$({venv}/bin/python -c '{read}' {pulsar_info['app_yml']})\""
         env = f"SSL_CERT_FILE={cafile} " if cafile else ""
         return host.run(f"{env}timeout 300 {venv}/bin/pulsar-check --url {url} --private_token {token}")
 
     return run
+
+
+@pytest.fixture(scope="module")
+def pulsar(host):
+    """What the pulsar role deployed (read_pulsar), once per test module."""
+    return read_pulsar(host)
+
+
+@pytest.fixture(scope="module")
+def pulsar_check(host, pulsar):
+    """pulsar_check_runner for the deployed Pulsar: run(url, token=None, cafile=None)."""
+    return pulsar_check_runner(host, pulsar)
 
 
 @pytest.fixture(scope="module")
