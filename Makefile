@@ -14,7 +14,7 @@ setup:  ## install podman, the pinned tooling and the base image(s)
 lint: setup
 	$(ENV) shellcheck -x tools/*.sh .ci/run && yamllint -s . && ansible-lint --profile production \
 		&& python tools/role_docs.py --check && python -m pytest -q -p no:cacheprovider tests/unit \
-		&& antsibull-changelog lint && tools/check_build.sh && tools/sanity.sh
+		&& antsibull-changelog lint && tools/check_build.sh && tools/sanity.sh && tools/lint_oldest.sh
 
 test: lint  ## lint, then every molecule scenario on Debian 12 and TRIXIE_SCENARIOS on Debian 13
 	tools/scenarios.sh $(SCENARIOS:%=bookworm:%) $(TRIXIE_SCENARIOS:%=trixie:%)

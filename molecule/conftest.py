@@ -43,22 +43,30 @@ def read_pulsar(host):
     }
 
 
+def pulsar_client(host, pulsar_info):
+    """molecule/files/pulsar_api.py, the one Pulsar client, installed on the
+    Pulsar host. Returns call(url, action, arg=None, token=None, cafile=None,
+    timeout=None) -> the testinfra command result. The client reads the
+    deployed token from app.yml on the host, so it never appears in the
+    command lines testinfra logs; ``token`` sends another one instead."""
+    script = "/usr/local/bin/molecule-pulsar-api.py"
+    host.ansible("copy", f"src={FILES / 'pulsar_api.py'} dest={script} mode=0755", check=False, become=True)
+    python = f"{pulsar_info['dirs']['venv']}/bin/python"
+
+    def call(url, action, arg=None, token=None, cafile=None, timeout=None):
+        env = (f"SSL_CERT_FILE={cafile} " if cafile else "") + (f"PULSAR_API_TOKEN={token} " if token else "")
+        limit = f"timeout {timeout} " if timeout else ""
+        tail = "" if arg is None else f" {arg}"
+        return host.run(f"{env}{limit}{python} {script} {url} {pulsar_info['app_yml']} {action}{tail}")
+
+    return call
+
+
 def pulsar_check_runner(host, pulsar_info):
-    """Pulsar's own client check, a job with files staged in and out.
-
-    Without a token the deployed one is read from app.yml on the host, so it
-    never appears in the command line that testinfra logs.
-    """
-    venv = pulsar_info["dirs"]["venv"]
-
-    def run(url, token=None, cafile=None):
-        if token is None:
-            read = 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["private_token"])'
-            token = f"\"$({venv}/bin/python -c '{read}' {pulsar_info['app_yml']})\""
-        env = f"SSL_CERT_FILE={cafile} " if cafile else ""
-        return host.run(f"{env}timeout 300 {venv}/bin/pulsar-check --url {url} --private_token {token}")
-
-    return run
+    """Pulsar's own client check, a job with files staged in and out:
+    run(url, token=None, cafile=None) -> the command result."""
+    call = pulsar_client(host, pulsar_info)
+    return lambda url, token=None, cafile=None: call(url, "check", token=token, cafile=cafile, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +83,11 @@ def pulsar_check(host, pulsar):
 
 @pytest.fixture(scope="module")
 def pulsar_api(host, pulsar):
-    """Call molecule/files/pulsar_api.py on the Pulsar host; returns (rc, report)."""
-    script = "/usr/local/bin/molecule-pulsar-api.py"
-    host.ansible("copy", f"src={FILES / 'pulsar_api.py'} dest={script} mode=0755", check=False, become=True)
+    """A JSON action of the Pulsar client (pulsar_client); returns (rc, report)."""
+    call = pulsar_client(host, pulsar)
 
-    def run(url, action, arg, cafile=""):
-        cmd = host.run(f"{pulsar['dirs']['venv']}/bin/python {script} {url} {pulsar['app_yml']} {action} {arg} {cafile}")
+    def run(url, action, arg, cafile=None):
+        cmd = call(url, action, arg, cafile=cafile)
         report = json.loads(cmd.stdout) if cmd.stdout.strip() else {"error": cmd.stderr}
         return cmd.rc, report
 
@@ -95,7 +102,7 @@ def stage_upload(host, pulsar_api):
     stored it, computed on the Pulsar host.
     """
 
-    def run(url, size, cafile=""):
+    def run(url, size, cafile=None):
         src = f"/var/tmp/upload-{size}.dat"
         host.run_test(f"test -s {src} || head -c {size} /dev/urandom > {src}")
         rc, report = pulsar_api(url, "upload", src, cafile)

@@ -17,8 +17,7 @@ stats() { sort -n | awk '{v[NR]=$1} END {printf "%.1f (min %.1f, max %.1f, n=%d)
 cold_run() { gop_converge "$@" && gop_pulsar_check "$name"; }
 # upload URL: seconds to stage 1 GiB into a Pulsar job (chunked, as Galaxy does)
 upload() {
-    podman exec "$name" /mnt/pulsar/venv/bin/python /usr/local/bin/pulsar_api.py "$1" \
-        /mnt/pulsar/config/app.yml upload /var/tmp/upload.dat | sed 's/.*"seconds": \([0-9.]*\).*/\1/'
+    gop_pulsar_api "$name" "$1" upload /var/tmp/upload.dat | sed 's/.*"seconds": \([0-9.]*\).*/\1/'
 }
 mibps() { awk '{printf "%.0f\n", 1024 / $1}'; }
 
@@ -49,7 +48,6 @@ for i in $(seq "$runs"); do
     echo "run $i/$runs: jobs and 1 GiB uploads, through nginx and direct"
     job_nginx+=("$(seconds gop_pulsar_check "$name" http://localhost:80/)")
     job_direct+=("$(seconds gop_pulsar_check "$name" http://localhost:8913/)")
-    podman cp "$GOP_ROOT/molecule/files/pulsar_api.py" "$name:/usr/local/bin/pulsar_api.py"
     podman exec "$name" sh -c 'head -c 1073741824 /dev/urandom > /var/tmp/upload.dat'
     up_nginx+=("$(upload http://localhost:80 | mibps)")
     up_direct+=("$(upload http://localhost:8913 | mibps)")

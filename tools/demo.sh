@@ -32,7 +32,7 @@ cat <<SUMMARY
 == deployed
 Pulsar $version in container $name (Debian $GOP_SUITE); service pulsar is $(podman exec "$name" systemctl is-active pulsar)
   Galaxy url:  http://${ip:-<container ip>}/ (nginx; Pulsar itself on :8913)   private_token: in $GOP_WORK/secrets.yml
-  config:      /mnt/pulsar/config/app.yml (owner pulsar, mode 0600)
+  config:      /mnt/pulsar/config/app.yml ($(podman exec "$name" stat -c 'owner %U, group %G, mode %a' /mnt/pulsar/config/app.yml))
   job log:     $GOP_WORK/pulsar-check.log
   logs:        podman exec $name journalctl -u pulsar
   shell:       podman exec -it $name bash

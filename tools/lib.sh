@@ -15,17 +15,13 @@ gop_install_collection() {
     export ANSIBLE_COLLECTIONS_PATH="$GOP_WORK/collections"
 }
 
-# gop_start_container NAME [--fresh]: a Debian systemd container with the shared caches.
+# gop_start_container NAME [--fresh]: a Debian systemd container with the
+# shared caches, by the scenarios' own launcher (molecule/containers.yml).
 gop_start_container() {
-    local name=$1
-    if [ "${2:-}" = --fresh ]; then podman rm -f "$name" >/dev/null 2>&1 || true; fi
-    if ! podman container exists "$name"; then
-        podman run -d --name "$name" --hostname "$name" --systemd=always \
-            -v "$GOP_CACHE_DIR/pip:/root/.cache/pip" -v "$GOP_APT_ARCHIVES:/var/cache/apt/archives" \
-            -v "$GOP_SSH_KEY.pub:/root/.ssh/authorized_keys:ro" \
-            "localhost/galaxy-ops-debian:$GOP_SUITE-$GOP_IMAGE_REV" /sbin/init >/dev/null
-    fi
-    podman start "$name" >/dev/null
+    local recreate=false
+    if [ "${2:-}" = --fresh ]; then recreate=true; fi
+    ansible-playbook -i localhost, "$GOP_ROOT/molecule/containers.yml" \
+        -e "{\"gop_platforms\": [{\"name\": \"$1\"}], \"gop_recreate\": $recreate}" >/dev/null
 }
 
 # gop_inventory NAME...: an inventory of containers in the pulsarservers group,
@@ -56,10 +52,16 @@ gop_converge() {
     ansible-playbook -i "$GOP_WORK/hosts" "$GOP_ROOT/pulsar-playbook.yml" -e @"$GOP_WORK/secrets.yml" "$@"
 }
 
+# gop_pulsar_api NAME URL ACTION [ARG]: the tests' Pulsar client
+# (molecule/files/pulsar_api.py) on the tutorial's layout inside NAME; it
+# reads the token on the host.
+gop_pulsar_api() {
+    podman cp "$GOP_ROOT/molecule/files/pulsar_api.py" "$1:/usr/local/bin/pulsar_api.py"
+    podman exec "$1" /mnt/pulsar/venv/bin/python /usr/local/bin/pulsar_api.py "$2" /mnt/pulsar/config/app.yml "${@:3}"
+}
+
 # gop_pulsar_check NAME [URL]: a real staged job with Pulsar's client, by
-# default through the nginx proxy; the token is read on the host.
+# default through the nginx proxy.
 gop_pulsar_check() {
-    podman exec -e URL="${2:-http://localhost:80/}" "$1" bash -c \
-        'T=$(/mnt/pulsar/venv/bin/python -c "import yaml; print(yaml.safe_load(open(\"/mnt/pulsar/config/app.yml\"))[\"private_token\"])");
-         /mnt/pulsar/venv/bin/pulsar-check --url "$URL" --private_token "$T"'
+    gop_pulsar_api "$1" "${2:-http://localhost:80/}" check
 }

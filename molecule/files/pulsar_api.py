@@ -1,21 +1,26 @@
-"""A small client of Pulsar's REST API, for tests and benchmarks.
+"""The one client of Pulsar's REST API for tests, the demo and benchmarks.
 
-Run with the Pulsar venv's python on the Pulsar host (the token is read from
-app.yml, never passed on the command line):
+Run with the Pulsar venv's python on the Pulsar host. The token is read from
+app.yml here and nowhere else (never passed on our command line);
+PULSAR_API_TOKEN replaces it, to send a wrong one. SSL_CERT_FILE names the CA
+to trust for an https URL.
 
-    pulsar_api.py BASE_URL APP_YML upload FILE [CAFILE]  stage FILE into a new job as a chunked body
-    pulsar_api.py BASE_URL APP_YML start SECONDS         launch a job that sleeps, then writes an output
-    pulsar_api.py BASE_URL APP_YML collect JOB_ID        wait for the job, print its status and output
-    pulsar_api.py BASE_URL APP_YML clean JOB_ID          delete the job's files on Pulsar
-    pulsar_api.py BASE_URL APP_YML run SCRIPT            run a shell script file as a job, print what it wrote
+    pulsar_api.py BASE_URL APP_YML check          Pulsar's own pulsar-check: a job with files staged in and out
+    pulsar_api.py BASE_URL APP_YML upload FILE    stage FILE into a new job as a chunked body
+    pulsar_api.py BASE_URL APP_YML start SECONDS  launch a job that sleeps, then writes an output
+    pulsar_api.py BASE_URL APP_YML collect JOB_ID wait for the job, print its status and output
+    pulsar_api.py BASE_URL APP_YML clean JOB_ID   delete the job's files on Pulsar
+    pulsar_api.py BASE_URL APP_YML run SCRIPT     run a shell script file as a job, print what it wrote
 
-Each prints one JSON object.
+check prints pulsar-check's own output and exits with its status; the others
+print one JSON object.
 """
 
 import base64
 import hashlib
 import http.client
 import json
+import os
 import ssl
 import sys
 import time
@@ -23,13 +28,24 @@ import urllib.parse
 
 import yaml
 
-base, app_yml, action, arg = sys.argv[1:5]
-cafile = sys.argv[5] if len(sys.argv) > 5 else None
-token = yaml.safe_load(open(app_yml))["private_token"]
+
+def read_token(app_yml):
+    if os.environ.get("PULSAR_API_TOKEN") is not None:
+        return os.environ["PULSAR_API_TOKEN"]
+    with open(app_yml) as f:
+        return yaml.safe_load(f)["private_token"]
+
+
+base, app_yml, action = sys.argv[1:4]
+arg = sys.argv[4] if len(sys.argv) > 4 else None
+token = read_token(app_yml)
+if action == "check":
+    check = os.path.join(sys.prefix, "bin", "pulsar-check")
+    os.execv(check, [check, "--url", base, "--private_token", token])
 url = urllib.parse.urlsplit(base)
 if url.scheme == "https":
     conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=600,
-                                       context=ssl.create_default_context(cafile=cafile))
+                                       context=ssl.create_default_context())
 else:
     conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=600)
 
