@@ -28,41 +28,62 @@ def _kind(destination):
     return "rest"
 
 
-def pulsar_destinations(hosts, hostvars):
-    """One destination per Pulsar host, from that host's own variables.
+def pulsar_endpoint_from_inputs(hv):
+    """What the pulsar role publishes as pulsar_endpoint (roles/pulsar/vars/main.yml,
+    _pulsar_endpoint), read from a host's inputs and the role's defaults: for a
+    run in which the pulsar role did not run on that host."""
+    app = hv.get("pulsar_yaml_config") or {}
+    if not isinstance(app, Mapping):
+        app = {}
+    mq = hv.get("pulsar_message_queue_url") or app.get("message_queue_url") or ""
+    relay = hv.get("pulsar_relay_url") or ""
+    server_dir = hv.get("pulsar_server_dir", PULSAR_SERVER_DIR)
+    return {
+        "mode": "relay" if relay else ("mq" if mq else "rest"),
+        "staging_directory": app.get("staging_directory",
+                                     hv.get("pulsar_staging_dir", server_dir + STAGING_BELOW_SERVER_DIR)),
+        "message_queue_url": mq,
+        "relay_url": re.sub(r"/+$", "", relay),
+        "relay_username": hv.get("pulsar_relay_username", ""),
+        "relay_password": hv.get("pulsar_relay_password", ""),
+        "relay_topic_prefix": hv.get("pulsar_relay_topic_prefix", ""),
+        "private_token": app.get("private_token", hv.get("private_token", "")),
+    }
 
-    Relay mode (pulsar_relay_url): the relay, its account and the staging
-    directory. Message queue mode (pulsar_message_queue_url or
-    pulsar_yaml_config.message_queue_url): the broker URL and the staging
-    directory. Otherwise REST: https when the host's nginx serves TLS, its
-    server_name when set (else its inventory name), its private_token.
+
+def pulsar_destinations(hosts, hostvars):
+    """One destination per Pulsar host.
+
+    Where the pulsar role ran on the host in this run, from what it computed
+    (the pulsar_endpoint fact it sets); else from the host's inputs, read as
+    the role reads them (pulsar_endpoint_from_inputs). Relay mode: the relay,
+    its account and the staging directory. Message queue mode: the broker URL
+    and the staging directory. Otherwise REST: https when the host's nginx
+    serves TLS, its server_name when set (else its inventory name), the token.
     """
     hosts = list(hosts or [])
     out = []
     for host in hosts:
         hv = hostvars[host]
         ident = "pulsar" if len(hosts) == 1 else "pulsar_" + re.sub(r"[^A-Za-z0-9_]", "_", host)
-        app = hv.get("pulsar_yaml_config") or {}
-        if not isinstance(app, Mapping):
-            app = {}
-        mq = hv.get("pulsar_message_queue_url") or app.get("message_queue_url") or ""
-        server_dir = hv.get("pulsar_server_dir", PULSAR_SERVER_DIR)
-        staging = app.get("staging_directory",
-                          hv.get("pulsar_staging_dir", server_dir + STAGING_BELOW_SERVER_DIR))
-        if hv.get("pulsar_relay_url"):
-            out.append({"id": ident, "relay_url": re.sub(r"/+$", "", hv["pulsar_relay_url"]),
-                        "relay_username": hv.get("pulsar_relay_username", ""),
-                        "relay_password": hv.get("pulsar_relay_password", ""),
-                        "relay_topic_prefix": hv.get("pulsar_relay_topic_prefix", ""),
-                        "jobs_directory": staging})
-        elif mq:
-            out.append({"id": ident, "amqp_url": mq, "jobs_directory": staging})
+        published = hv.get("pulsar_endpoint")
+        endpoint = published if isinstance(published, Mapping) and "mode" in published \
+            else pulsar_endpoint_from_inputs(hv)
+        if endpoint["mode"] == "relay":
+            out.append({"id": ident, "relay_url": endpoint["relay_url"],
+                        "relay_username": endpoint["relay_username"],
+                        "relay_password": endpoint["relay_password"],
+                        "relay_topic_prefix": endpoint["relay_topic_prefix"],
+                        "jobs_directory": endpoint["staging_directory"]})
+        elif endpoint["mode"] == "mq":
+            out.append({"id": ident, "amqp_url": endpoint["message_queue_url"],
+                        "jobs_directory": endpoint["staging_directory"]})
         else:
             tls = str(hv.get("pulsar_nginx_tls", False)).lower() in ("true", "yes", "1", "on")
             name = hv.get("pulsar_nginx_server_name", "_")
             out.append({"id": ident,
                         "url": f"{'https' if tls else 'http'}://{host if name == '_' else name}/",
-                        "private_token": hv.get("private_token", "")})
+                        "private_token": endpoint["private_token"]})
     return out
 
 

@@ -96,3 +96,34 @@ def test_relay_credentials_are_text_and_a_broker_url_decides_the_kind():
     relay = next(r for r in config["runners"] if r["id"] == "pulsar_relay")
     assert relay["params"]["relay_username"] == "12345" and relay["params"]["relay_password"] == "67890"
     assert next(e for e in config["environments"] if e["id"] == "both")["runner"] == "pulsar_mq"
+
+
+def test_token_set_only_in_pulsar_yaml_config_is_galaxys():
+    # galaxyproject.pulsar's group_vars carry the token in pulsar_yaml_config alone.
+    hostvars = {"pulsar.test": {"pulsar_yaml_config": {"private_token": "upstream-style-t0ken"}}}
+    assert galaxy.pulsar_destinations(["pulsar.test"], hostvars)[0]["private_token"] == "upstream-style-t0ken"
+
+
+def test_the_endpoint_the_pulsar_role_published_is_used():
+    # The pulsar role's own computation (pulsar_endpoint, set when it ran on
+    # the host) wins over reading the host's inputs again.
+    endpoint = {"mode": "mq", "staging_directory": "/from/the/role", "message_queue_url": "amqp://p:pw@mq/pulsar",
+                "relay_url": "", "relay_username": "", "relay_password": "", "relay_topic_prefix": "",
+                "private_token": ""}
+    hostvars = {"mq": {"pulsar_endpoint": endpoint, "pulsar_server_dir": "/elsewhere"}}
+    assert galaxy.pulsar_destinations(["mq"], hostvars) == [
+        {"id": "pulsar", "amqp_url": "amqp://p:pw@mq/pulsar", "jobs_directory": "/from/the/role"}]
+    rest = dict(endpoint, mode="rest", private_token="role-t0ken")
+    hostvars = {"rest": {"pulsar_endpoint": rest, "private_token": "stale"}}
+    assert galaxy.pulsar_destinations(["rest"], hostvars)[0]["private_token"] == "role-t0ken"
+
+
+def test_the_fallback_reads_the_inputs_as_the_pulsar_role_does():
+    # Without a published endpoint (the Pulsar hosts not in this run), the
+    # filter derives the same dictionary the role would have published.
+    hv = {"pulsar_relay_url": "https://relay.test/", "pulsar_relay_username": "u", "pulsar_relay_password": "pw",
+          "pulsar_relay_topic_prefix": "site"}
+    assert galaxy.pulsar_endpoint_from_inputs(hv) == {
+        "mode": "relay", "staging_directory": "/opt/pulsar/files/staging", "message_queue_url": "",
+        "relay_url": "https://relay.test", "relay_username": "u", "relay_password": "pw",
+        "relay_topic_prefix": "site", "private_token": ""}
