@@ -106,6 +106,26 @@ def test_broker_password_not_shown(ansible_playbook):
     assert "s3cret-pw" not in out
 
 
+# Broker URLs in the shapes real sites and the GTN tutorial use: the preflight
+# accepts them (a check-mode run of the preflight alone changes nothing).
+REAL_BROKER_URLS = [
+    "pyamqp://galaxy_au:s3cret-pw@mq.example.org:5671//pulsar/galaxy_au?ssl=1",
+    "amqp://pulsar:s3cret-pw@mq.example.org:5672//",
+    "amqp://pulsar:s3cret-pw@[2001:db8::10]:5672/pulsar",
+    "amqp://pulsar:s3cret-pw@mq1.example.org/pulsar;amqp://pulsar:s3cret-pw@mq2.example.org/pulsar",
+]
+
+
+@pytest.mark.parametrize("url", REAL_BROKER_URLS)
+def test_real_sites_broker_urls_pass_the_preflight(ansible_playbook, url):
+    run = ansible_playbook(REPO / "pulsar-playbook.yml", {"pulsar_message_queue_url": url},
+                           "--check", "--tags", "pulsar_preflight")
+    out = run.stdout + run.stderr
+    assert run.returncode == 0 and re.search(r"failed=0\s", out), out
+    assert "Check the message queue URL" in out, out
+    assert "s3cret-pw" not in out
+
+
 def test_no_service_user(host):
     assert not host.user("pulsar").exists
 

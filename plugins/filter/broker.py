@@ -1,0 +1,107 @@
+# Copyright: galaxy_ops maintainers
+# MIT License (see LICENSE)
+"""AMQP broker URLs as Pulsar's kombu reads them: what is wrong with one, the
+same URL with its passwords masked, and the brokers it names."""
+
+from __future__ import annotations
+
+import re
+
+# Schemes kombu serves with the py-amqp transport that pulsar-app[amqp] installs.
+SCHEMES = ("amqp", "amqps", "pyamqp")
+DEFAULT_PORT, DEFAULT_SSL_PORT = 5672, 5671
+TRUE = ("1", "true", "yes", "on")
+
+# scheme://[user[:password]@]host[:port][/virtual host][?options]; the virtual
+# host is everything after the first slash (so "//" is RabbitMQ's "/", and
+# "//pulsar/galaxy_au" is "/pulsar/galaxy_au"). IPv6 literals in brackets.
+URL = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://"
+    r"(?:(?P<userinfo>[^@/?#]*)@)?"
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^:/?#\[\]]*)"
+    r"(?::(?P<port>[^/?#]*))?"
+    r"(?P<path>/[^?#]*)?"
+    r"(?:\?(?P<query>[^#]*))?$"
+)
+HOSTNAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9._-]*[A-Za-z0-9_])?$")
+
+
+def _split(url):
+    """(scheme with ://, rest, end of the authority in rest)."""
+    head, sep, rest = url.partition("://")
+    if not sep:
+        head, rest = "", url
+    end = min([rest.find(c) for c in "/?#" if c in rest] or [len(rest)])
+    return (head + sep, rest, end)
+
+
+def _mask(url):
+    """One URL with the password of its user info replaced by ***. A password
+    with an unencoded / or @ is masked whole: up to the last @."""
+    head, rest, end = _split(url)
+    at = rest.rfind("@", 0, end) if "@" in rest[:end] else rest.rfind("@")
+    user, colon, _ = rest[:max(at, 0)].partition(":")
+    return f"{head}{user}:***{rest[at:]}" if at >= 0 and colon else url
+
+
+def _one(url, where):
+    """(problems, broker) of one URL of a failover list."""
+    m = URL.match(url)
+    if not m:
+        return [f"{where}: not scheme://[user:password@]host[:port][/vhost][?options] (no scheme?)"], None
+    scheme, host, port, query = m.group("scheme"), m.group("host"), m.group("port"), m.group("query")
+    problems = []
+    if scheme.lower() not in SCHEMES:
+        problems.append(f"{where}: scheme {scheme}:// is not one of {', '.join(SCHEMES)}")
+    name = host[1:-1] if host.startswith("[") else host
+    if not name:
+        problems.append(f"{where}: no broker host")
+    elif not host.startswith("[") and not HOSTNAME.match(host):
+        problems.append(f"{where}: {host!r} is not a host name or address")
+    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+        problems.append(f"{where}: port {port!r} is not a TCP port (1-65535)")
+    options = {}
+    for pair in (query or "").split("&") if query else []:
+        key, sep, value = pair.partition("=")
+        if not key or not sep:
+            problems.append(f"{where}: option {pair!r} is not name=value")
+        options[key.lower()] = value
+    _, rest, end = _split(url)
+    if problems and ("@" in rest[end:] or "@" in host):
+        # Most likely a password with an unencoded /, ?, # or @: say so, and
+        # echo no piece of it.
+        return [f"{where}: the user name or password holds /, ?, # or @: percent-encode them "
+                "(%2F, %3F, %23, %40)"], None
+    ssl = scheme.lower() == "amqps" or options.get("ssl", "").lower() in TRUE
+    default_port = DEFAULT_SSL_PORT if ssl else DEFAULT_PORT
+    broker = {"host": name, "port": int(port) if port and port.isdigit() else default_port, "ssl": ssl}
+    return problems, broker
+
+
+def amqp_url_info(url):
+    """{problems: [...], masked: URL with passwords as ***, brokers: [{host, port, ssl}]}.
+
+    A kombu failover list (URLs separated by ';') gives one broker per URL.
+    The problems never show a password.
+    """
+    text = "" if url is None else str(url)
+    parts = text.split(";")
+    masked = ";".join(_mask(part) for part in parts)
+    problems, brokers = [], []
+    for index, part in enumerate(parts, 1):
+        where = _mask(part.strip()) if len(parts) == 1 else f"URL {index} of the failover list"
+        if not part.strip():
+            problems.append(f"{where}: empty URL")
+            continue
+        found, broker = _one(part.strip(), where)
+        problems += found
+        if broker:
+            brokers.append(broker)
+    return {"problems": problems, "masked": masked, "brokers": brokers if not problems else []}
+
+
+class FilterModule:
+    """galaxy_ops.pulsar filters for message brokers."""
+
+    def filters(self):
+        return {"amqp_url_info": amqp_url_info}

@@ -1,0 +1,83 @@
+"""Unit tests of plugins/filter/broker.py: AMQP broker URLs as kombu reads them."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+PLUGIN = Path(__file__).resolve().parents[4] / "plugins/filter/broker.py"
+SPEC = importlib.util.spec_from_file_location("galaxy_ops_broker_filters", PLUGIN)
+broker = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(broker)
+
+# The shapes real sites and the GTN tutorial use (passwords changed).
+ACCEPTED = [
+    # GTN tutorial, usegalaxy.eu, Galaxy Australia: vhost with slashes, TLS by query option.
+    ("pyamqp://galaxy_au:s3cret@mq.example.org:5671//pulsar/galaxy_au?ssl=1",
+     [{"host": "mq.example.org", "port": 5671, "ssl": True}]),
+    # RabbitMQ's default vhost "/".
+    ("amqp://pulsar:s3cret@rabbit.example.org:5672//", [{"host": "rabbit.example.org", "port": 5672, "ssl": False}]),
+    ("amqps://pulsar:s3cret@rabbit.example.org/pulsar", [{"host": "rabbit.example.org", "port": 5671, "ssl": True}]),
+    ("amqp://pulsar:s3cret@rabbit.example.org/pulsar?ssl=1&heartbeat=30",
+     [{"host": "rabbit.example.org", "port": 5671, "ssl": True}]),
+    ("amqp://pulsar:s3cret@rabbit/%2Fpulsar", [{"host": "rabbit", "port": 5672, "ssl": False}]),
+    ("amqp://pulsar:s3cret@[2001:db8::10]:5672/pulsar", [{"host": "2001:db8::10", "port": 5672, "ssl": False}]),
+    ("amqp://pulsar:s3cret@10.0.0.5/pulsar", [{"host": "10.0.0.5", "port": 5672, "ssl": False}]),
+    ("amqp://rabbit.example.org", [{"host": "rabbit.example.org", "port": 5672, "ssl": False}]),
+    # kombu's failover list.
+    ("amqp://p:pw@mq1.example.org:5672/pulsar;amqp://p:pw@mq2.example.org:5672/pulsar",
+     [{"host": "mq1.example.org", "port": 5672, "ssl": False}, {"host": "mq2.example.org", "port": 5672, "ssl": False}]),
+    ("amqp://p:p%40ss%2Fword@rabbit/pulsar", [{"host": "rabbit", "port": 5672, "ssl": False}]),
+    ("amqp://p:pw@rabbit/v@host", [{"host": "rabbit", "port": 5672, "ssl": False}]),
+]
+
+
+@pytest.mark.parametrize("url,brokers", ACCEPTED, ids=[u for u, _ in ACCEPTED])
+def test_real_sites_urls_are_accepted(url, brokers):
+    info = broker.amqp_url_info(url)
+    assert info["problems"] == []
+    assert info["brokers"] == brokers
+
+
+REFUSED = [
+    ("rabbit.example.org:5672", "scheme"),
+    ("amqp://pulsar:s3cret@/pulsar", "host"),
+    ("http://rabbit.example.org/", "scheme"),
+    ("librabbitmq://rabbit/", "scheme"),
+    ("amqp://p:pw@rabbit:0/pulsar", "port"),
+    ("amqp://p:pw@rabbit:65536/pulsar", "port"),
+    ("amqp://p:pw@rabbit:56x2/pulsar", "port"),
+    ("amqp://p:pw@rab bit/pulsar", "host"),
+    ("amqp://p:pw@rabbit/pulsar?ssl", "option"),
+    ("amqp://p:pw@rabbit/pulsar;", "empty"),
+    ("amqp://p:pw/x@rabbit/pulsar", "percent-encode"),
+    ("amqp://p:p@ss@rabbit/pulsar", "percent-encode"),
+]
+
+
+@pytest.mark.parametrize("url,word", REFUSED, ids=[u for u, _ in REFUSED])
+def test_malformed_urls_are_refused_with_the_reason(url, word):
+    problems = broker.amqp_url_info(url)["problems"]
+    assert problems and any(word in p for p in problems), problems
+
+
+@pytest.mark.parametrize("url,masked", [
+    ("pyamqp://galaxy_au:s3cret@mq:5671//pulsar/galaxy_au?ssl=1", "pyamqp://galaxy_au:***@mq:5671//pulsar/galaxy_au?ssl=1"),
+    ("amqp://p:pw1@mq1/v;amqp://p:pw2@mq2/v", "amqp://p:***@mq1/v;amqp://p:***@mq2/v"),
+    ("amqp://pulsar:s3cret-pw@/pulsar", "amqp://pulsar:***@/pulsar"),
+    ("amqp://only-user@mq/v", "amqp://only-user@mq/v"),
+    ("amqp://p:pa:ss@mq/v", "amqp://p:***@mq/v"),
+    ("amqp://p:pw/x@mq/v", "amqp://p:***@mq/v"),
+    ("amqp://p:p@ss@mq/v", "amqp://p:***@mq/v"),
+    ("amqp://p:pw@mq/v@x", "amqp://p:***@mq/v@x"),
+    ("p:pw@mq:5672", "p:***@mq:5672"),
+    (None, ""),
+])
+def test_the_password_is_masked_in_every_url(url, masked):
+    assert broker.amqp_url_info(url)["masked"] == masked
+
+
+def test_problems_do_not_show_the_password():
+    for url, _ in REFUSED:
+        for problem in broker.amqp_url_info(url)["problems"]:
+            assert "s3cret" not in problem and ":pw" not in problem and "ss@" not in problem, problem
