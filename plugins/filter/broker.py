@@ -40,7 +40,7 @@ def _mask(url):
     with an unencoded / or @ is masked whole: up to the last @."""
     head, rest, end = _split(url)
     at = rest.rfind("@", 0, end) if "@" in rest[:end] else rest.rfind("@")
-    user, colon, _ = rest[:max(at, 0)].partition(":")
+    user, colon = rest[:max(at, 0)].partition(":")[:2]
     return f"{head}{user}:***{rest[at:]}" if at >= 0 and colon else url
 
 
@@ -66,7 +66,7 @@ def _one(url, where):
         if not key or not sep:
             problems.append(f"{where}: option {pair!r} is not name=value")
         options[key.lower()] = value
-    _, rest, end = _split(url)
+    rest, end = _split(url)[1:]
     if problems and ("@" in rest[end:] or "@" in host):
         # Most likely a password with an unencoded /, ?, # or @: say so, and
         # echo no piece of it.
