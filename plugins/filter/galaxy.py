@@ -37,7 +37,7 @@ def pulsar_endpoint_from_inputs(hv):
         app = {}
     mq = hv.get("pulsar_message_queue_url") or app.get("message_queue_url") or ""
     relay = hv.get("pulsar_relay_url") or ""
-    server_dir = hv.get("pulsar_server_dir", PULSAR_SERVER_DIR)
+    server_dir = hv.get("pulsar_server_dir") or hv.get("pulsar_root") or PULSAR_SERVER_DIR
     return {
         "mode": "relay" if relay else ("mq" if mq else "rest"),
         "staging_directory": app.get("staging_directory",

@@ -66,6 +66,17 @@ CASES += [
      "pulsar_message_queue_url"),
 ]
 
+# galaxyproject.pulsar's settings this collection does not do: refused with the replacement.
+CASES += [
+    ("galaxyproject.pulsar's TLS in Pulsar itself", {"pulsar_ssl_pem": "/etc/ssl/certs/host.pem"}, "pulsar_nginx_tls"),
+    ("webless runner without a message queue", {"pulsar_systemd_runner": "webless"}, "pulsar_systemd_runner"),
+    ("Pulsar from git", {"pulsar_package_name": "git+https://github.com/galaxyproject/pulsar"},
+     "pulsar_package_name"),
+    ("code and configuration owned by another user", {"pulsar_privsep_user": "galaxy"}, "pulsar_privsep_user"),
+    ("pip arguments", {"pip_extra_args": "--index-url https://pypi.example.org/simple"}, "pip_extra_args"),
+    ("uWSGI options", {"pulsar_uwsgi_options": {"processes": 4}}, "pulsar_uwsgi_options"),
+]
+
 # The relay server's role (playbook galaxy_ops.pulsar.relay on the same host);
 # molecule/test_vars.yml holds valid secrets, each case spoils one.
 RELAY_SERVER_CASES = [
@@ -124,6 +135,19 @@ def test_real_sites_broker_urls_pass_the_preflight(ansible_playbook, url):
     assert run.returncode == 0 and re.search(r"failed=0\s", out), out
     assert "Check the message queue URL" in out, out
     assert "s3cret-pw" not in out
+
+
+def test_migrated_group_vars_pass_with_a_warning_for_what_is_not_used(ansible_playbook):
+    # usegalaxy.eu's pulsar_user, the GTN tutorial's leftovers and a typo: accepted, and named.
+    extra = {"pulsar_user": {"name": "pulsar", "create_home": False, "shell": "/bin/bash", "home": "/mnt/pulsar"},
+             "pulsar_pip_install": True, "pulsar_pycurl_ssl_library": "openssl", "pulsar_stagin_dir": "/x"}
+    run = ansible_playbook(REPO / "pulsar-playbook.yml", extra, "--check", "--tags", "pulsar_preflight")
+    out = run.stdout + run.stderr
+    assert run.returncode == 0 and re.search(r"failed=0\s", out), out
+    warning = out.split("Report variables the collection takes without using")[1]
+    assert "pulsar_pip_install: not needed" in warning, warning
+    assert "reads pulsar_stagin_dir" in warning, warning
+    assert "pulsar_pycurl_ssl_library" not in warning.split("TASK [")[0], warning
 
 
 def test_no_service_user(host):

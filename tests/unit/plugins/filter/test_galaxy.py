@@ -18,7 +18,7 @@ SETTINGS = {"local_workers": 4, "runner_workers": 2, "transport_timeout": 300, "
 
 def test_staging_defaults_are_the_pulsar_roles():
     defaults = yaml.safe_load((ROOT / "roles/pulsar/defaults/main.yml").read_text())
-    assert defaults["pulsar_server_dir"] == galaxy.PULSAR_SERVER_DIR
+    assert defaults["pulsar_server_dir"] == "{{ pulsar_root or '" + galaxy.PULSAR_SERVER_DIR + "' }}"
     assert defaults["pulsar_staging_dir"] == "{{ pulsar_server_dir }}" + galaxy.STAGING_BELOW_SERVER_DIR
 
 
@@ -127,3 +127,8 @@ def test_the_fallback_reads_the_inputs_as_the_pulsar_role_does():
         "mode": "relay", "staging_directory": "/opt/pulsar/files/staging", "message_queue_url": "",
         "relay_url": "https://relay.test", "relay_username": "u", "relay_password": "pw",
         "relay_topic_prefix": "site", "private_token": ""}
+
+
+def test_galaxyproject_pulsars_root_decides_the_staging_directory():
+    hostvars = {"mq": {"pulsar_root": "/mnt/pulsar", "pulsar_yaml_config": {"message_queue_url": "amqp://mq/"}}}
+    assert galaxy.pulsar_destinations(["mq"], hostvars)[0]["jobs_directory"] == "/mnt/pulsar/files/staging"

@@ -1,0 +1,165 @@
+# Copyright: galaxy_ops maintainers
+# MIT License (see LICENSE)
+"""An admin's variables against this collection's: galaxyproject.pulsar's
+(1.0.x) names, each honoured, taken with a warning or refused with the
+replacement, and any other pulsar_* name no role of the collection reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+ROLES = Path(__file__).resolve().parents[2] / "roles"
+
+# Names the collection sets or documents besides its roles' options.
+EXTRA_KNOWN = ("pulsar_endpoint", "pulsar_galaxy_job_conf_result")
+
+SERVED_BY_GUNICORN = (
+    "Pulsar 0.16 serves its API with gunicorn (pulsar-serve) on pulsar_host:pulsar_port, behind nginx "
+    "(the pulsar_nginx role)")
+
+# galaxyproject.pulsar's variables (defaults/main.yml and README of 1.0.x, and
+# the older ones tutorials still carry). "honoured": the roles read it with
+# upstream's meaning (see roles/pulsar/defaults/main.yml). "warned": accepted
+# and not needed here; the reason says why. "refused": the setting asks for
+# something this collection does not do; the reason names the replacement.
+# A callable decides by value: it returns None (honoured) or (kind, reason).
+UPSTREAM = {
+    "pulsar_root": None,
+    "pulsar_dependencies_dir": None,
+    "pulsar_systemd_service_name": None,
+    "pulsar_systemd_environment": None,
+    "pulsar_systemd_memory_limit": None,
+    "pulsar_systemd_nofile_limit": None,
+    "pulsar_job_metrics_plugins": None,
+    "pulsar_pycurl_ssl_library": None,
+    "pulsar_virtualenv_python": None,
+    "pulsar_group": None,
+    "pulsar_log_level": lambda v, given: (
+        None if v in (None, "INFO") or _message_queue(given) else
+        ("warned", f"{v}: applies in message queue and relay mode; in REST mode Pulsar logs at INFO")),
+    "pulsar_systemd_runner": lambda v, given: (
+        None if not v or (v == "webless" and _message_queue(given)) else
+        ("refused", "webless runs Pulsar without its web server, taking jobs from a message queue: set "
+                    "pulsar_yaml_config.message_queue_url (or pulsar_message_queue_url, or pulsar_relay_url)")
+        if v == "webless" else
+        ("refused", f"must be paste, uwsgi or webless; {SERVED_BY_GUNICORN}")
+        if v not in ("paste", "uwsgi") else
+        ("warned", f"{v}: {SERVED_BY_GUNICORN}; with a message queue URL set, Pulsar runs without a web "
+                   "server instead (webless)")),
+    "pulsar_package_name": lambda v, given: (
+        None if v == "pulsar-app" else
+        ("refused", "the roles install pulsar-app==pulsar_package_version from the package index "
+                    "(pulsar_pip_index_url for a mirror); a git URL or another package is not installed")),
+    "pulsar_separate_privileges": None,
+    "pulsar_privsep_user": lambda v, given: (
+        None if (v.get("name") if isinstance(v, Mapping) else v) == "root" else
+        ("refused", "Pulsar's code and configuration are root's here (the privilege separation "
+                    "pulsar_separate_privileges asks for, with root as the owner): another owner is not supported")),
+    "pulsar_systemd_enabled": lambda v, given: (
+        None if str(v).lower() in ("true", "yes", "1", "on") else
+        ("refused", "the unit is always enabled; pulsar_systemd: false installs Pulsar without managing a service")),
+    "pulsar_systemd_state": lambda v, given: (
+        None if v == "started" else
+        ("refused", "the service is always started; pulsar_systemd: false installs Pulsar without managing it")),
+    "pulsar_uwsgi_options": lambda v, given: (
+        None if not v else ("refused", f"uWSGI is not used: {SERVED_BY_GUNICORN}")),
+    "pulsar_uwsgi_socket": ("refused", f"uWSGI is not used: {SERVED_BY_GUNICORN}"),
+    "pulsar_server_egg": ("refused", SERVED_BY_GUNICORN),
+    "pulsar_ssl_pem": ("refused", "Pulsar serves plain HTTP on pulsar_host; TLS is nginx's "
+                                  "(pulsar_nginx_tls, pulsar_nginx_tls_certificate, pulsar_nginx_tls_certificate_key)"),
+    "pulsar_dependency_resolvers": ("refused", "set pulsar_yaml_config.dependency_resolution, or write your own "
+                                               "resolvers file with pulsar_dependency_resolvers_template"),
+    "pulsar_job_managers": ("refused", "ini job managers are gone from Pulsar: set pulsar_yaml_config.managers"),
+    "pulsar_job_managers_config": ("refused", "ini job managers are gone from Pulsar: set pulsar_yaml_config.managers"),
+    "pulsar_pip_install": ("warned", "not needed: Pulsar is always installed from the package index "
+                                     "(galaxyproject.pulsar 1.x ignores it too)"),
+    "pulsar_git_repo": ("warned", "not used: Pulsar is installed from the package index (pulsar_package_version)"),
+    "pulsar_virtualenv_command": ("warned", "not used: the venv is made with pulsar_python -m venv"),
+    "pip_virtualenv_command": ("warned", "not used: the venv is made with pulsar_python -m venv"),
+    "pip_extra_args": ("refused", "not passed to pip: use pulsar_pip_index_url, or pip's environment variables "
+                                  "(PIP_EXTRA_INDEX_URL, ...) in pulsar_install_environments"),
+    "pulsar_restart_handler_name": ("warned", "not used: the role restarts Pulsar with its own handler"),
+    "pulsar_become_users": ("warned", "not used: the roles run with become: true as the user Ansible "
+                                      "connects as, and Pulsar's files are root's"),
+    "pulsar_remote_users": ("warned", "not used: the roles run with become: true as the user Ansible "
+                                      "connects as, and Pulsar's files are root's"),
+}
+
+
+def _message_queue(given):
+    app = given.get("pulsar_yaml_config") or {}
+    return bool(given.get("pulsar_message_queue_url") or given.get("pulsar_relay_url")
+                or (isinstance(app, Mapping) and app.get("message_queue_url")))
+
+
+def known_variables(roles=ROLES):
+    """Every variable a role of the collection documents (its argument specs), and the extras."""
+    names = set(EXTRA_KNOWN) | set(UPSTREAM)
+    for spec in sorted(Path(roles).glob("*/meta/argument_specs.yml")):
+        for entry in (yaml.safe_load(spec.read_text()) or {}).get("argument_specs", {}).values():
+            names |= set((entry or {}).get("options") or {})
+    return sorted(names)
+
+
+# Besides upstream's names, the values a rule reads.
+CONTEXT = ("pulsar_yaml_config", "pulsar_message_queue_url", "pulsar_relay_url")
+
+
+def pulsar_variables_to_read(names):
+    """Of the names defined for a host, those whose value the report needs."""
+    return [name for name in names or [] if name in UPSTREAM or name in CONTEXT]
+
+
+def pulsar_variable_report(names, values=None, known=None):
+    """What to say about the variables defined for a host.
+
+    ``names``: the pulsar_* and pip_* names defined there; ``values``: the
+    values of those pulsar_variables_to_read names. Returns {refused: [{name,
+    reason}], warned: [{name, reason}], unknown: [names], refusal: text,
+    warning: text}; no value is shown. A mapping for ``names`` serves as both.
+    """
+    if isinstance(names, Mapping):
+        values, names = dict(names), list(names)
+    values = dict(values or {})
+    known = set(known if known is not None else known_variables())
+    report = {"refused": [], "warned": [], "unknown": []}
+    for name in sorted(set(names or [])):
+        if name not in known:
+            if name.startswith("pulsar_"):
+                report["unknown"].append(name)
+            continue
+        rule = UPSTREAM.get(name)
+        verdict = rule(values.get(name), values) if callable(rule) else rule
+        if verdict:
+            kind, reason = verdict
+            report[kind].append({"name": name, "reason": reason})
+    report["refusal"] = " ".join(f"{item['name']}: {item['reason']}." for item in report["refused"])
+    report["warning"] = " ".join(
+        [f"{item['name']}: {item['reason']}." for item in report["warned"]]
+        + ([f"No role of galaxy_ops.pulsar reads {', '.join(report['unknown'])} (a typo, or another role's "
+            "variable?); see the roles' READMEs and docs/migration.md."] if report["unknown"] else []))
+    return report
+
+
+def job_metrics_plugin(entry):
+    """One job metrics plugin in Galaxy's form: {type: NAME, ...options}.
+    galaxyproject.pulsar's older {name: NAME, args: {...}} becomes that; a bare
+    name is {type: NAME}."""
+    if isinstance(entry, str):
+        return {"type": entry}
+    entry = dict(entry)
+    if "type" not in entry and "name" in entry:
+        return dict({"type": entry["name"]}, **(entry.get("args") or {}))
+    return entry
+
+
+class FilterModule:
+    """galaxy_ops.pulsar filters for an admin's variables."""
+
+    def filters(self):
+        return {"job_metrics_plugin": job_metrics_plugin,
+                "pulsar_variable_report": pulsar_variable_report,
+                "pulsar_variables_to_read": pulsar_variables_to_read}
