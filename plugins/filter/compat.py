@@ -27,7 +27,11 @@ SERVED_BY_GUNICORN = (
 # something this collection does not do; the reason names the replacement.
 # A callable decides by value: it returns None (honoured) or (kind, reason).
 UPSTREAM = {
-    "pulsar_root": None,
+    "pulsar_root": lambda v, given: (
+        None if not v or given.get("pulsar_server_dir") in (None, v) else
+        ("refused", "galaxyproject.pulsar lays Pulsar out below pulsar_root, this collection below "
+                    "pulsar_server_dir, and both are set to different directories: keep one (pulsar_root alone "
+                    "gives that role's layout)")),
     "pulsar_dependencies_dir": None,
     "pulsar_systemd_service_name": None,
     "pulsar_systemd_environment": None,
@@ -105,7 +109,7 @@ def known_variables(roles=ROLES):
 
 
 # Besides upstream's names, the values a rule reads.
-CONTEXT = ("pulsar_yaml_config", "pulsar_message_queue_url", "pulsar_relay_url")
+CONTEXT = ("pulsar_yaml_config", "pulsar_message_queue_url", "pulsar_relay_url", "pulsar_server_dir")
 
 
 def pulsar_variables_to_read(names):

@@ -2,12 +2,14 @@
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import REPO, pulsar_check_runner, read_pulsar
+from conftest import MOLECULE_DIR, REPO, pulsar_check_runner, read_pulsar
 
 testinfra_hosts = ["pulsarservers"]
 
@@ -193,4 +195,37 @@ def test_oldest_ansible_core_converges_the_bare_host_and_a_job_passes(host, ansi
     assert run.returncode == 0, run.stdout + run.stderr
     assert re.search(r"failed=0\s", run.stdout), run.stdout
     check = pulsar_check_runner(host, read_pulsar(host))("http://localhost/")
+    assert check.rc == 0, check.stdout + check.stderr
+
+
+# Last: a galaxyproject.pulsar site's group_vars (molecule/preflight/upstream),
+# with no other inventory variables, converge the same host into that role's
+# layout below pulsar_root; the settings only that role had are in effect.
+UPSTREAM = MOLECULE_DIR / "preflight" / "upstream"
+
+
+def test_galaxyproject_pulsar_group_vars_converge_and_a_job_passes(host, ansible_playbook, tmp_path):
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    shutil.copy(Path(os.environ["MOLECULE_INVENTORY_FILE"]), inventory / "hosts.yml")
+    run = ansible_playbook(UPSTREAM / "playbook.yml", {}, inventory=inventory)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0 and re.search(r"failed=0\s", out), out
+    assert "pulsar_pip_install: not needed" in out, out
+    again = ansible_playbook(UPSTREAM / "playbook.yml", {}, inventory=inventory)
+    assert again.returncode == 0 and re.search(r"changed=0\s", again.stdout), again.stdout
+
+    deployed = read_pulsar(host)
+    app = deployed["app_config"]
+    assert deployed["dirs"]["config"] == "/mnt/gtn/config" and deployed["dirs"]["venv"] == "/mnt/gtn/venv"
+    assert (app["staging_directory"], app["persistence_directory"], app["tool_dependency_dir"]) == (
+        "/mnt/gtn/files/staging", "/mnt/gtn/files/persisted_data", "/mnt/gtn/deps")
+    for path in (app["staging_directory"], app["persistence_directory"], app["tool_dependency_dir"]):
+        assert host.file(path).is_directory and host.file(path).user == "pulsar", path
+    metrics = yaml.safe_load(host.file(f"/mnt/gtn/config/{app['job_metrics_config_file']}").content_string)
+    assert metrics == [{"type": "core"}, {"type": "cpuinfo", "verbose": True}]
+    unit = host.check_output("systemctl show pulsar -P MemoryMax -P LimitNOFILE -P Environment")
+    assert "4294967296" in unit and "4096" in unit and "GOP_MIGRATED=yes" in unit, unit
+    assert "OpenSSL" in host.check_output("/mnt/gtn/venv/bin/python -c 'import pycurl; print(pycurl.version)'")
+    check = pulsar_check_runner(host, deployed)("http://localhost/")
     assert check.rc == 0, check.stdout + check.stderr

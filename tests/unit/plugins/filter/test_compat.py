@@ -35,6 +35,7 @@ def test_pip_install_of_the_tutorial_is_a_warning():
 @pytest.mark.parametrize("given,name,word", [
     ({"pulsar_ssl_pem": "/etc/ssl/host.pem"}, "pulsar_ssl_pem", "pulsar_nginx_tls"),
     ({"pulsar_uwsgi_options": {"processes": 4}}, "pulsar_uwsgi_options", "gunicorn"),
+    ({"pulsar_root": "/mnt/pulsar", "pulsar_server_dir": "/mnt/pulsar/server"}, "pulsar_root", "keep one"),
     ({"pulsar_systemd_runner": "webless"}, "pulsar_systemd_runner", "message_queue_url"),
     ({"pulsar_systemd_runner": "circus"}, "pulsar_systemd_runner", "paste, uwsgi or webless"),
     ({"pulsar_package_name": "git+https://github.com/galaxyproject/pulsar"}, "pulsar_package_name", "pulsar-app"),
@@ -54,6 +55,7 @@ def test_what_cannot_be_honoured_is_refused_with_the_replacement(given, name, wo
 @pytest.mark.parametrize("given", [
     {"pulsar_uwsgi_options": {}}, {"pulsar_privsep_user": "root"}, {"pulsar_systemd_state": "started"},
     {"pulsar_systemd_enabled": "yes"}, {"pulsar_package_name": "pulsar-app"}, dict(MQ, pulsar_systemd_runner="webless"),
+    {"pulsar_root": "/mnt/pulsar", "pulsar_server_dir": "/mnt/pulsar"}, {"pulsar_root": "", "pulsar_server_dir": "/x"},
 ])
 def test_upstream_defaults_are_accepted(given):
     report = compat.pulsar_variable_report(given)
@@ -99,3 +101,8 @@ def test_the_role_reads_only_the_values_the_rules_need():
 ])
 def test_job_metrics_plugins_in_galaxys_form(entry, plugin):
     assert compat.job_metrics_plugin(entry) == plugin
+
+
+def test_docs_migration_names_every_upstream_variable():
+    table = (ROOT / "docs/migration.md").read_text()
+    assert [name for name in compat.UPSTREAM if f"`{name}`" not in table] == []
