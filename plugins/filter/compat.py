@@ -13,8 +13,9 @@ import yaml
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 
-# Names the collection sets or documents besides its roles' options.
-EXTRA_KNOWN = ("pulsar_endpoint", "pulsar_galaxy_job_conf_result")
+# Names the collection sets or documents besides its roles' options: facts
+# and results the roles set, the playbooks' variables (playbooks/*.yml).
+EXTRA_KNOWN = ("pulsar_endpoint", "pulsar_galaxy_job_conf_result", "pulsar_play_hosts", "pulsar_play_nginx")
 
 SERVED_BY_GUNICORN = (
     "Pulsar 0.16 serves its API with gunicorn (pulsar-serve) on pulsar_host:pulsar_port, behind nginx "

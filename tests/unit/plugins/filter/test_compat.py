@@ -106,3 +106,11 @@ def test_job_metrics_plugins_in_galaxys_form(entry, plugin):
 def test_docs_migration_names_every_upstream_variable():
     table = (ROOT / "docs/migration.md").read_text()
     assert [name for name in compat.UPSTREAM if f"`{name}`" not in table] == []
+
+
+def test_the_repositorys_own_inventories_and_playbooks_set_no_unknown_name():
+    import re
+
+    files = [p for d in ("group_vars", "examples", "playbooks", "molecule") for p in (ROOT / d).rglob("*.yml")]
+    keys = {m.group(1) for f in files for m in re.finditer(r"^\s*-?\s*(pulsar_[a-z_]+):", f.read_text(), re.M)}
+    assert sorted(keys - set(compat.known_variables())) == []
