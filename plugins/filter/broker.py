@@ -36,17 +36,30 @@ def _split(url):
 
 
 def _mask(url):
-    """One URL with the password of its user info replaced by ***. A password
-    with an unencoded / or @ is masked whole: up to the last @."""
-    head, rest, end = _split(url)
-    at = rest.rfind("@", 0, end) if "@" in rest[:end] else rest.rfind("@")
+    """One URL with the password of its user info replaced by ***: everything
+    from the user name's colon to the last @ (so a password with an unencoded
+    /, ?, #, ; or @ is masked whole; an @ in the vhost masks more than needed,
+    never less)."""
+    head, rest = _split(url)[:2]
+    at = rest.rfind("@")
     user, colon = rest[:max(at, 0)].partition(":")[:2]
     return f"{head}{user}:***{rest[at:]}" if at >= 0 and colon else url
 
 
+UNENCODED = "the user name or password holds /, ?, # or @: percent-encode them (%2F, %3F, %23, %40)"
+
+# kombu's failover separator: a ; that starts another scheme://.
+FAILOVER = re.compile(r";(?=\s*[A-Za-z][A-Za-z0-9+.-]*://)|;\s*$")
+
+
 def _one(url, where):
     """(problems, broker) of one URL of a failover list."""
+    if ";" in url:
+        # kombu splits the string at every ;: one inside a URL breaks it.
+        return [f"{where}: a ; inside a URL (in the password?): percent-encode it (%3B)"], None
     m = URL.match(url)
+    if not m and "://" in url and "@" in url:
+        return [f"{where}: {UNENCODED}"], None
     if not m:
         return [f"{where}: not scheme://[user:password@]host[:port][/vhost][?options] (no scheme?)"], None
     scheme, host, port, query = m.group("scheme"), m.group("host"), m.group("port"), m.group("query")
@@ -70,8 +83,7 @@ def _one(url, where):
     if problems and ("@" in rest[end:] or "@" in host):
         # Most likely a password with an unencoded /, ?, # or @: say so, and
         # echo no piece of it.
-        return [f"{where}: the user name or password holds /, ?, # or @: percent-encode them "
-                "(%2F, %3F, %23, %40)"], None
+        return [f"{where}: {UNENCODED}"], None
     ssl = scheme.lower() == "amqps" or options.get("ssl", "").lower() in TRUE
     default_port = DEFAULT_SSL_PORT if ssl else DEFAULT_PORT
     broker = {"host": name, "port": int(port) if port and port.isdigit() else default_port, "ssl": ssl}
@@ -85,7 +97,7 @@ def amqp_url_info(url):
     The problems never show a password.
     """
     text = "" if url is None else str(url)
-    parts = text.split(";")
+    parts = FAILOVER.split(text)
     masked = ";".join(_mask(part) for part in parts)
     problems, brokers = [], []
     for index, part in enumerate(parts, 1):

@@ -87,6 +87,18 @@ UPSTREAM = {
     "pip_extra_args": ("refused", "not passed to pip: use pulsar_pip_index_url, or pip's environment variables "
                                   "(PIP_EXTRA_INDEX_URL, ...) in pulsar_install_environments"),
     "pulsar_restart_handler_name": ("warned", "not used: the role restarts Pulsar with its own handler"),
+    "pulsar_job_metrics_config_file": ("refused", "set pulsar_yaml_config.job_metrics_config_file (a .yml file "
+                                                  "in pulsar_config_dir is written from pulsar_job_metrics_plugins)"),
+    "pulsar_changeset_id": ("refused", "Pulsar is installed from the package index: set pulsar_package_version"),
+    "pulsar_create_privsep_user": ("warned", "not used: Pulsar's code and configuration are root's"),
+    "pulsar_dirs": ("warned", "not used: the directories come from app.yml's paths (pulsar_yaml_config and the "
+                              "pulsar_*_dir variables)"),
+    "pulsar_privsep_dirs": ("warned", "not used: the config dir is root's"),
+    "pulsar_config_backup": ("warned", "not used: the role keeps no backups of the files it writes"),
+    "pulsar_install_environments": lambda v, given: (
+        None if not isinstance(v, Mapping) or not any(isinstance(x, Mapping) for x in v.values()) else
+        ("warned", "per-package environments (galaxyproject.pulsar's form) are merged into one environment for "
+                   "the one pip run that installs everything")),
     "pulsar_become_users": ("warned", "not used: the roles run with become: true as the user Ansible "
                                       "connects as, and Pulsar's files are root's"),
     "pulsar_remote_users": ("warned", "not used: the roles run with become: true as the user Ansible "
@@ -114,8 +126,8 @@ CONTEXT = ("pulsar_yaml_config", "pulsar_message_queue_url", "pulsar_relay_url",
 
 
 def pulsar_variables_to_read(names):
-    """Of the names defined for a host, those whose value the report needs."""
-    return [name for name in names or [] if name in UPSTREAM or name in CONTEXT]
+    """Of the names defined for a host, those whose value a rule reads."""
+    return [name for name in names or [] if callable(UPSTREAM.get(name)) or name in CONTEXT]
 
 
 def pulsar_variable_report(names, values=None, known=None):
@@ -155,10 +167,17 @@ def job_metrics_plugin(entry):
     name is {type: NAME}."""
     if isinstance(entry, str):
         return {"type": entry}
-    entry = dict(entry)
-    if "type" not in entry and "name" in entry:
-        return dict({"type": entry["name"]}, **(entry.get("args") or {}))
-    return entry
+    if isinstance(entry, Mapping) and "type" in entry:
+        return dict(entry)
+    if isinstance(entry, Mapping) and "name" in entry:
+        args = entry.get("args") or {}
+        # galaxyproject.pulsar's own default writes args as [{name, value}].
+        if isinstance(args, list) and all(isinstance(a, Mapping) and "name" in a for a in args):
+            args = {a["name"]: a.get("value") for a in args}
+        if isinstance(args, Mapping):
+            return dict({"type": entry["name"]}, **args)
+    raise ValueError(f"pulsar_job_metrics_plugins: {entry!r} is not a plugin: write {{type: NAME, ...options}} "
+                     "(or galaxyproject.pulsar's {name: NAME, args: [{name: OPTION, value: VALUE}]})")
 
 
 class FilterModule:

@@ -77,6 +77,10 @@ CASES += [
     ("code and configuration owned by another user", {"pulsar_privsep_user": "galaxy"}, "pulsar_privsep_user"),
     ("pip arguments", {"pip_extra_args": "--index-url https://pypi.example.org/simple"}, "pip_extra_args"),
     ("uWSGI options", {"pulsar_uwsgi_options": {"processes": 4}}, "pulsar_uwsgi_options"),
+    ("a group that is root in disguise", {"pulsar_user": {"name": "pulsar", "groups": ["docker"]}}, "docker"),
+    ("unit environment item with a space", {"pulsar_systemd_environment": ["A=1 B=2"]}, "pulsar_systemd_environment"),
+    ("job metrics entry that is no plugin", {"pulsar_job_metrics_plugins": [{"args": {}}]},
+     "pulsar_job_metrics_plugins"),
 ]
 
 # The relay server's role (playbook galaxy_ops.pulsar.relay on the same host);
@@ -223,7 +227,7 @@ def test_galaxyproject_pulsar_group_vars_converge_and_a_job_passes(host, ansible
     for path in (app["staging_directory"], app["persistence_directory"], app["tool_dependency_dir"]):
         assert host.file(path).is_directory and host.file(path).user == "pulsar", path
     metrics = yaml.safe_load(host.file(f"/mnt/gtn/config/{app['job_metrics_config_file']}").content_string)
-    assert metrics == [{"type": "core"}, {"type": "cpuinfo", "verbose": True}]
+    assert metrics == [{"type": "core"}, {"type": "cpuinfo", "verbose": "true"}, {"type": "uname"}]
     unit = host.check_output("systemctl show pulsar -P MemoryMax -P LimitNOFILE -P Environment")
     assert "4294967296" in unit and "4096" in unit and "GOP_MIGRATED=yes" in unit, unit
     assert "OpenSSL" in host.check_output("/mnt/gtn/venv/bin/python -c 'import pycurl; print(pycurl.version)'")

@@ -52,6 +52,9 @@ REFUSED = [
     ("amqp://p:pw@rabbit/pulsar;", "empty"),
     ("amqp://p:pw/x@rabbit/pulsar", "percent-encode"),
     ("amqp://p:p@ss@rabbit/pulsar", "percent-encode"),
+    ("amqp://p:pa;ss@rabbit/pulsar", "%3B"),
+    ("amqp://p:pa#ss@rabbit/pulsar", "percent-encode"),
+    ("amqp://p:p@/ss@rabbit/pulsar", "percent-encode"),
 ]
 
 
@@ -69,7 +72,10 @@ def test_malformed_urls_are_refused_with_the_reason(url, word):
     ("amqp://p:pa:ss@mq/v", "amqp://p:***@mq/v"),
     ("amqp://p:pw/x@mq/v", "amqp://p:***@mq/v"),
     ("amqp://p:p@ss@mq/v", "amqp://p:***@mq/v"),
-    ("amqp://p:pw@mq/v@x", "amqp://p:***@mq/v@x"),
+    ("amqp://p:pw@mq/v@x", "amqp://p:***@x"),
+    ("amqp://user:pa;ss@host//", "amqp://user:***@host//"),
+    ("amqp://user:p@/ss@host//v", "amqp://user:***@host//v"),
+    ("amqp://user:pa#ss@host//v", "amqp://user:***@host//v"),
     ("p:pw@mq:5672", "p:***@mq:5672"),
     (None, ""),
 ])
@@ -81,3 +87,4 @@ def test_problems_do_not_show_the_password():
     for url in (case[0] for case in REFUSED):
         for problem in broker.amqp_url_info(url)["problems"]:
             assert "s3cret" not in problem and ":pw" not in problem and "ss@" not in problem, problem
+            assert "'pa'" not in problem and "/ss" not in problem, problem

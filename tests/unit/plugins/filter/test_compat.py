@@ -96,6 +96,8 @@ def test_the_role_reads_only_the_values_the_rules_need():
 @pytest.mark.parametrize("entry,plugin", [
     ({"type": "cpuinfo", "verbose": True}, {"type": "cpuinfo", "verbose": True}),
     ({"name": "cpuinfo", "args": {"verbose": "true"}}, {"type": "cpuinfo", "verbose": "true"}),
+    # galaxyproject.pulsar's own default entry.
+    ({"name": "cpuinfo", "args": [{"name": "verbose", "value": "true"}]}, {"type": "cpuinfo", "verbose": "true"}),
     ({"name": "core"}, {"type": "core"}),
     ("uname", {"type": "uname"}),
 ])
@@ -114,3 +116,22 @@ def test_the_repositorys_own_inventories_and_playbooks_set_no_unknown_name():
     files = [p for d in ("group_vars", "examples", "playbooks", "molecule") for p in (ROOT / d).rglob("*.yml")]
     keys = {m.group(1) for f in files for m in re.finditer(r"^\s*-?\s*(pulsar_[a-z_]+):", f.read_text(), re.M)}
     assert sorted(keys - set(compat.known_variables())) == []
+
+
+@pytest.mark.parametrize("entry", [{"args": {}}, 42, {"name": "cpuinfo", "args": ["verbose"]}])
+def test_a_job_metrics_entry_that_is_no_plugin_is_refused_by_name(entry):
+    with pytest.raises(ValueError, match="pulsar_job_metrics_plugins"):
+        compat.job_metrics_plugin(entry)
+
+
+def test_more_upstream_names_are_refused_or_warned():
+    report = compat.pulsar_variable_report({"pulsar_job_metrics_config_file": "x.yml", "pulsar_changeset_id": "abc",
+                                            "pulsar_dirs": [], "pulsar_config_backup": True,
+                                            "pulsar_install_environments": {"pycurl": {"PYCURL_SSL_LIBRARY": "nss"}}})
+    assert names(report, "refused") == ["pulsar_changeset_id", "pulsar_job_metrics_config_file"]
+    assert names(report, "warned") == ["pulsar_config_backup", "pulsar_dirs", "pulsar_install_environments"]
+
+
+def test_only_the_values_of_rules_are_read():
+    assert compat.pulsar_variables_to_read(["pulsar_job_metrics_plugins", "pulsar_ssl_pem", "pulsar_root"]) == [
+        "pulsar_root"]
