@@ -56,6 +56,14 @@ CASES = [
     ("DRMAA manager without a DRMAA library", {"pulsar_yaml_config": {
         "private_token": "x" * 40, "managers": {"_default_": {"type": "queued_drmaa"}}}},
      "pulsar_drmaa_library_path"),
+    ("DRMAA library not on the host", {"pulsar_drmaa_library_path": "/usr/lib/slurm-drmaa/lib/libdrmaa.so.1",
+                                       "pulsar_yaml_config": {"private_token": "x" * 40,
+                                                              "managers": {"_default_": {"type": "queued_drmaa"}}}},
+     "/usr/lib/slurm-drmaa/lib/libdrmaa.so.1"),
+    ("HTCondor manager without HTCondor", {"pulsar_yaml_config": {
+        "private_token": "x" * 40, "managers": {"_default_": {"type": "queued_condor"}}}}, "condor_submit"),
+    ("LSF manager without LSF", {"pulsar_yaml_config": {
+        "private_token": "x" * 40, "managers": {"_default_": {"type": "queued_cli", "job_plugin": "LSF"}}}}, "bsub"),
 ]
 
 RELAY = {"pulsar_relay_url": "https://relay.example.org", "pulsar_relay_username": "pulsar",
