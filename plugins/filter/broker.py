@@ -9,7 +9,8 @@ import re
 
 # Schemes kombu serves with the py-amqp transport that pulsar-app[amqp] installs.
 SCHEMES = ("amqp", "amqps", "pyamqp")
-DEFAULT_PORT, DEFAULT_SSL_PORT = 5672, 5671
+DEFAULT_PORT = 5672
+DEFAULT_SSL_PORT = 5671
 TRUE = ("1", "true", "yes", "on")
 
 # scheme://[user[:password]@]host[:port][/virtual host][?options]; the virtual
