@@ -7,6 +7,7 @@ replacement, and any other pulsar_* name no role of the collection reads."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -20,6 +21,11 @@ EXTRA_KNOWN = ("pulsar_endpoint", "pulsar_galaxy_job_conf_result", "pulsar_play_
 SERVED_BY_GUNICORN = (
     "Pulsar 0.16 serves its API with gunicorn (pulsar-serve) on pulsar_host:pulsar_port, behind nginx "
     "(the pulsar_nginx role)")
+NO_UWSGI = f"uWSGI is not used: {SERVED_BY_GUNICORN}"
+VENV_BY_PYTHON = "not used: the venv is made with pulsar_python -m venv"
+NO_INI_MANAGERS = "ini job managers are gone from Pulsar: set pulsar_yaml_config.managers"
+BECOME_AS_CONNECTING_USER = ("not used: the roles run with become: true as the user Ansible connects as, and "
+                             "Pulsar's files are root's")
 
 # galaxyproject.pulsar's variables (defaults/main.yml and README of 1.0.x, and
 # the older ones tutorials still carry). "honoured": the roles read it with
@@ -70,20 +76,20 @@ UPSTREAM = {
         None if v == "started" else
         ("refused", "the service is always started; pulsar_systemd: false installs Pulsar without managing it")),
     "pulsar_uwsgi_options": lambda v, given: (
-        None if not v else ("refused", f"uWSGI is not used: {SERVED_BY_GUNICORN}")),
-    "pulsar_uwsgi_socket": ("refused", f"uWSGI is not used: {SERVED_BY_GUNICORN}"),
+        None if not v else ("refused", NO_UWSGI)),
+    "pulsar_uwsgi_socket": ("refused", NO_UWSGI),
     "pulsar_server_egg": ("refused", SERVED_BY_GUNICORN),
     "pulsar_ssl_pem": ("refused", "Pulsar serves plain HTTP on pulsar_host; TLS is nginx's "
                                   "(pulsar_nginx_tls, pulsar_nginx_tls_certificate, pulsar_nginx_tls_certificate_key)"),
     "pulsar_dependency_resolvers": ("refused", "set pulsar_yaml_config.dependency_resolution, or write your own "
                                                "resolvers file with pulsar_dependency_resolvers_template"),
-    "pulsar_job_managers": ("refused", "ini job managers are gone from Pulsar: set pulsar_yaml_config.managers"),
-    "pulsar_job_managers_config": ("refused", "ini job managers are gone from Pulsar: set pulsar_yaml_config.managers"),
+    "pulsar_job_managers": ("refused", NO_INI_MANAGERS),
+    "pulsar_job_managers_config": ("refused", NO_INI_MANAGERS),
     "pulsar_pip_install": ("warned", "not needed: Pulsar is always installed from the package index "
                                      "(galaxyproject.pulsar 1.x ignores it too)"),
     "pulsar_git_repo": ("warned", "not used: Pulsar is installed from the package index (pulsar_package_version)"),
-    "pulsar_virtualenv_command": ("warned", "not used: the venv is made with pulsar_python -m venv"),
-    "pip_virtualenv_command": ("warned", "not used: the venv is made with pulsar_python -m venv"),
+    "pulsar_virtualenv_command": ("warned", VENV_BY_PYTHON),
+    "pip_virtualenv_command": ("warned", VENV_BY_PYTHON),
     "pip_extra_args": ("refused", "not passed to pip: use pulsar_pip_index_url, or pip's environment variables "
                                   "(PIP_EXTRA_INDEX_URL, ...) in pulsar_install_environments"),
     "pulsar_restart_handler_name": ("warned", "not used: the role restarts Pulsar with its own handler"),
@@ -99,10 +105,8 @@ UPSTREAM = {
         None if not isinstance(v, Mapping) or not any(isinstance(x, Mapping) for x in v.values()) else
         ("warned", "per-package environments (galaxyproject.pulsar's form) are merged into one environment for "
                    "the one pip run that installs everything")),
-    "pulsar_become_users": ("warned", "not used: the roles run with become: true as the user Ansible "
-                                      "connects as, and Pulsar's files are root's"),
-    "pulsar_remote_users": ("warned", "not used: the roles run with become: true as the user Ansible "
-                                      "connects as, and Pulsar's files are root's"),
+    "pulsar_become_users": ("warned", BECOME_AS_CONNECTING_USER),
+    "pulsar_remote_users": ("warned", BECOME_AS_CONNECTING_USER),
 }
 
 
@@ -112,13 +116,15 @@ def _message_queue(given):
                 or (isinstance(app, Mapping) and app.get("message_queue_url")))
 
 
+@lru_cache(maxsize=None)
 def known_variables(roles=ROLES):
-    """Every variable a role of the collection documents (its argument specs), and the extras."""
+    """Every variable a role of the collection documents (its argument specs), and the extras.
+    Read once per controller process: the preflight asks several times per host."""
     names = set(EXTRA_KNOWN) | set(UPSTREAM)
     for spec in sorted(Path(roles).glob("*/meta/argument_specs.yml")):
         for entry in (yaml.safe_load(spec.read_text()) or {}).get("argument_specs", {}).values():
             names |= set((entry or {}).get("options") or {})
-    return sorted(names)
+    return tuple(sorted(names))
 
 
 # Besides upstream's names, the values a rule reads.
