@@ -62,10 +62,11 @@ def pulsar_client(host, pulsar_info):
     return call
 
 
-def pulsar_check_runner(host, pulsar_info):
+def pulsar_check_runner(host, pulsar_info, call=None):
     """Pulsar's own client check, a job with files staged in and out:
-    run(url, token=None, cafile=None) -> the command result."""
-    call = pulsar_client(host, pulsar_info)
+    run(url, token=None, cafile=None) -> the command result (through
+    ``call``, a pulsar_client, when one is installed already)."""
+    call = call or pulsar_client(host, pulsar_info)
     return lambda url, token=None, cafile=None: call(url, "check", token=token, cafile=cafile, timeout=300)
 
 
@@ -76,18 +77,23 @@ def pulsar(host):
 
 
 @pytest.fixture(scope="module")
-def pulsar_check(host, pulsar):
-    """pulsar_check_runner for the deployed Pulsar: run(url, token=None, cafile=None)."""
-    return pulsar_check_runner(host, pulsar)
+def pulsar_call(host, pulsar):
+    """The Pulsar client (pulsar_client), installed once per test module."""
+    return pulsar_client(host, pulsar)
 
 
 @pytest.fixture(scope="module")
-def pulsar_api(host, pulsar):
+def pulsar_check(host, pulsar, pulsar_call):
+    """pulsar_check_runner for the deployed Pulsar: run(url, token=None, cafile=None)."""
+    return pulsar_check_runner(host, pulsar, pulsar_call)
+
+
+@pytest.fixture(scope="module")
+def pulsar_api(pulsar_call):
     """A JSON action of the Pulsar client (pulsar_client); returns (rc, report)."""
-    call = pulsar_client(host, pulsar)
 
     def run(url, action, arg, cafile=None):
-        cmd = call(url, action, arg, cafile=cafile)
+        cmd = pulsar_call(url, action, arg, cafile=cafile)
         report = json.loads(cmd.stdout) if cmd.stdout.strip() else {"error": cmd.stderr}
         return cmd.rc, report
 
