@@ -6,7 +6,7 @@ Run on the Galaxy host with Galaxy's venv python (Galaxy listens on
 localhost:8080). The user test@example.org and its API key are made with
 the test Galaxy's bootstrap admin key. Uploads INPUT_FILE into a new history,
 runs TOOL_ID on it, waits for the job and prints one JSON object: the job's
-state, runner and Pulsar URL, output content and the seconds from tool submission to the
+state, runner and Pulsar URL, output content, job metrics by plugin and the seconds from tool submission to the
 output being available.
 """
 
@@ -68,6 +68,10 @@ seconds = time.monotonic() - start
 output = call("GET", f"datasets/{run['outputs'][0]['id']}/display?preview=false") if job["state"] == "ok" else None
 # Where Galaxy sent the job (admin view); the destination's token is left out.
 destination = call("GET", f"jobs/{job_id}/destination_params")
+# What the job metrics plugins collected, by plugin (admin view).
+metrics = {}
+for metric in call("GET", f"jobs/{job_id}/metrics"):
+    metrics.setdefault(metric["plugin"], {})[metric["name"]] = metric.get("raw_value", metric.get("value"))
 print(json.dumps({
     "job_id": job_id,
     "state": job["state"],
@@ -78,4 +82,5 @@ print(json.dumps({
     "stderr": job.get("stderr"),
     "messages": job.get("job_messages"),
     "output": output,
+    "metrics": metrics,
 }))

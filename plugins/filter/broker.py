@@ -110,11 +110,48 @@ def amqp_url_info(url):
         problems += found
         if broker:
             brokers.append(broker)
+    if len({broker["ssl"] for broker in brokers}) > 1:
+        problems.append(f"{masked}: the failover list mixes TLS and plain URLs, and kombu takes one TLS setting "
+                        "for all of them: use TLS (?ssl=1 or amqps://) in every URL or in none")
     return {"problems": problems, "masked": masked, "brokers": brokers if not problems else []}
+
+
+SSL_PARAMS = "amqp_connect_ssl_"
+QUERY_SSL = re.compile(r"(?i)([?&])ssl=[^&#]*(&|$)")
+
+
+def _without_ssl_option(url):
+    """The URL without its ssl=... query option (and without a ? left empty)."""
+    stripped = QUERY_SSL.sub(lambda m: m.group(1) if m.group(2) else "", url)
+    return stripped.rstrip("?&")
+
+
+def amqp_tls(url, ca_certs, given=None, server_hostname=True):
+    """{url, params, tls}: what Pulsar (app.yml) or Galaxy (the runner) is given for a broker URL, so that TLS
+    checks the broker's certificate against ca_certs and its name.
+
+    kombu takes ssl=1 from the URL in place of the ssl options the client passes (amqp_connect_ssl_*): with
+    it, py-amqp 5.0.2 (the GTN tutorial's pin) checks nothing and 5.0.6 and later the chain but not the
+    name. So the option leaves the URL and TLS comes from the options: the certificate is required, checked
+    against ca_certs, and (server_hostname) against the broker's name; kombu 5.2 and later names each broker
+    of a failover list itself. Options in given (the admin's amqp_connect_ssl_*) win. A URL without TLS, or
+    one amqp_url_info finds problems in, is returned as it is, with no options.
+    """
+    text = "" if url is None else str(url)
+    given = given or {}
+    info = amqp_url_info(text)
+    brokers = info["brokers"]
+    if info["problems"] or not brokers or not all(broker["ssl"] for broker in brokers):
+        return {"url": text, "params": {}, "tls": False}
+    params = {SSL_PARAMS + "cert_reqs": "CERT_REQUIRED", SSL_PARAMS + "ca_certs": ca_certs}
+    if server_hostname:
+        params[SSL_PARAMS + "server_hostname"] = brokers[0]["host"] if len(brokers) == 1 else None
+    return {"url": ";".join(_without_ssl_option(part) for part in FAILOVER.split(text)),
+            "params": {key: value for key, value in params.items() if key not in given}, "tls": True}
 
 
 class FilterModule:
     """galaxy_ops.pulsar filters for message brokers."""
 
     def filters(self):
-        return {"amqp_url_info": amqp_url_info}
+        return {"amqp_url_info": amqp_url_info, "amqp_tls": amqp_tls}

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from ansible_collections.galaxy_ops.pulsar.plugins.filter.broker import amqp_tls
+
 # The pulsar role's defaults that decide where a host stages jobs
 # (roles/pulsar/defaults/main.yml; a unit test keeps them equal).
 PULSAR_SERVER_DIR = "/opt/pulsar"
@@ -112,7 +114,8 @@ def galaxy_job_config(destinations, settings):
 
     `settings`: local_workers, runner_workers, transport_timeout, galaxy_url,
     mq_runner_params, relay_runner_params, destination_params,
-    mq_destination_params. One MQ runner per broker URL (two runners on one
+    mq_destination_params, amqp_ca_certs (the CA bundle on the Galaxy host
+    that a TLS broker's certificate is checked against: see broker.amqp_tls). One MQ runner per broker URL (two runners on one
     status queue would each see part of the updates); one relay runner per
     relay account and topic prefix (Galaxy's relay credentials are runner
     parameters).
@@ -126,10 +129,13 @@ def galaxy_job_config(destinations, settings):
     if kinds["rest"]:
         runners.append({"id": "pulsar", "load": REST_RUNNER, "workers": workers,
                         "params": {"transport_timeout": settings["transport_timeout"]}})
+    mq_params = settings.get("mq_runner_params", {})
     for url, ident in mq_ids.items():
+        # Galaxy's runner takes no server_hostname: it checks the chain, not the name.
+        tls = amqp_tls(url, settings.get("amqp_ca_certs", ""), mq_params, server_hostname=False)
         runners.append({"id": ident, "load": MQ_RUNNER, "workers": workers,
-                        "params": {"amqp_url": url, "galaxy_url": settings["galaxy_url"],
-                                   **settings.get("mq_runner_params", {})}})
+                        "params": {"amqp_url": tls["url"], "galaxy_url": settings["galaxy_url"],
+                                   **tls["params"], **mq_params}})
     for (url, username, prefix, password), ident in relay_ids.items():
         params = {"relay_url": url, "relay_username": username, "relay_password": password}
         if prefix:

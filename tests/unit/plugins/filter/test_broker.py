@@ -88,3 +88,51 @@ def test_problems_do_not_show_the_password():
         for problem in broker.amqp_url_info(url)["problems"]:
             assert "s3cret" not in problem and ":pw" not in problem and "ss@" not in problem, problem
             assert "'pa'" not in problem and "/ss" not in problem, problem
+
+
+# kombu takes ?ssl=1 from the URL in place of the ssl options Pulsar and Galaxy
+# pass (amqp_connect_ssl_*), and py-amqp then checks nothing (5.0.2, the GTN
+# tutorial's pin) or the chain without the name (5.0.6 and later). The URL
+# kombu is given names TLS by those options alone, which check both.
+CA = "/etc/ssl/certs/ca-certificates.crt"
+TLS = [
+    ("pyamqp://galaxy_au:s3cret@mq.example.org:5671//pulsar/galaxy_au?ssl=1",
+     "pyamqp://galaxy_au:s3cret@mq.example.org:5671//pulsar/galaxy_au", "mq.example.org"),
+    ("amqp://p:pw@rabbit.example.org/pulsar?heartbeat=30&ssl=true&x=1",
+     "amqp://p:pw@rabbit.example.org/pulsar?heartbeat=30&x=1", "rabbit.example.org"),
+    ("amqps://p:pw@[2001:db8::10]/pulsar", "amqps://p:pw@[2001:db8::10]/pulsar", "2001:db8::10"),
+    # A failover list: kombu (5.3 and later) names each broker's host itself.
+    ("amqp://p:pw@mq1:5671/v?ssl=1;amqp://p:pw@mq2:5671/v?SSL=1", "amqp://p:pw@mq1:5671/v;amqp://p:pw@mq2:5671/v", None),
+]
+
+
+@pytest.mark.parametrize("url,kombu_url,hostname", TLS, ids=[case[0] for case in TLS])
+def test_tls_urls_are_verified_by_certificate_and_name(url, kombu_url, hostname):
+    tls = broker.amqp_tls(url, CA)
+    assert tls["url"] == kombu_url
+    assert tls["params"] == {"amqp_connect_ssl_cert_reqs": "CERT_REQUIRED", "amqp_connect_ssl_ca_certs": CA,
+                             "amqp_connect_ssl_server_hostname": hostname}
+
+
+def test_galaxy_gets_no_server_hostname():
+    """Galaxy 26.1's runner refuses parameters it does not know, server_hostname among them."""
+    tls = broker.amqp_tls(TLS[0][0], CA, server_hostname=False)
+    assert tls["params"] == {"amqp_connect_ssl_cert_reqs": "CERT_REQUIRED", "amqp_connect_ssl_ca_certs": CA}
+
+
+def test_the_admins_own_tls_settings_win():
+    given = {"amqp_connect_ssl_cert_reqs": "CERT_NONE", "amqp_connect_ssl_ca_certs": "/etc/site-ca.pem"}
+    tls = broker.amqp_tls(TLS[0][0], CA, given)
+    assert tls["url"] == TLS[0][1]
+    assert tls["params"] == {"amqp_connect_ssl_server_hostname": "mq.example.org"}
+
+
+@pytest.mark.parametrize("url", ["amqp://p:pw@rabbit/pulsar", "amqp://p:pw@rabbit/pulsar?ssl=0", "", None,
+                                 "amqp://p:pw@/pulsar?ssl=1"])
+def test_plain_or_broken_urls_are_left_alone(url):
+    assert broker.amqp_tls(url, CA) == {"url": "" if url is None else url, "params": {}, "tls": False}
+
+
+def test_a_failover_list_mixing_tls_and_plain_is_refused():
+    info = broker.amqp_url_info("amqp://p:pw@mq1:5671/v?ssl=1;amqp://p:pw@mq2:5672/v")
+    assert info["problems"] and "TLS" in info["problems"][0] and "pw" not in info["problems"][0]

@@ -132,3 +132,21 @@ def test_the_fallback_reads_the_inputs_as_the_pulsar_role_does():
 def test_galaxyproject_pulsars_root_decides_the_staging_directory():
     hostvars = {"mq": {"pulsar_root": "/mnt/pulsar", "pulsar_yaml_config": {"message_queue_url": "amqp://mq/"}}}
     assert galaxy.pulsar_destinations(["mq"], hostvars)[0]["jobs_directory"] == "/mnt/pulsar/files/staging"
+
+
+def test_a_tls_broker_is_checked_against_the_ca():
+    """The GTN tutorial's URL: Galaxy's runner gets it without ssl=1 (kombu would take that in place of the
+    options) and requires the broker's certificate to chain to the CA; the admin's own options win."""
+    url = "pyamqp://galaxy_au:pw@mq.example.org:5671//pulsar/galaxy_au?ssl=1"
+    destinations = [{"id": "pulsar", "amqp_url": url, "jobs_directory": "/mnt/pulsar/files/staging"}]
+    settings = {**SETTINGS, "amqp_ca_certs": "/etc/ssl/certs/ca-certificates.crt"}
+    runner = galaxy.galaxy_job_config(destinations, settings)["runners"][1]
+    assert runner["params"] == {
+        "amqp_url": "pyamqp://galaxy_au:pw@mq.example.org:5671//pulsar/galaxy_au",
+        "galaxy_url": "https://galaxy.test", "amqp_publish_retry": True,
+        "amqp_connect_ssl_cert_reqs": "CERT_REQUIRED", "amqp_connect_ssl_ca_certs": "/etc/ssl/certs/ca-certificates.crt"}
+    own = {**settings, "mq_runner_params": {"amqp_connect_ssl_ca_certs": "/etc/site-ca.pem"}}
+    runner = galaxy.galaxy_job_config(destinations, own)["runners"][1]
+    assert runner["params"]["amqp_connect_ssl_ca_certs"] == "/etc/site-ca.pem"
+    environment = galaxy.galaxy_job_config(destinations, settings)["environments"][1]
+    assert environment["runner"] == runner["id"]
