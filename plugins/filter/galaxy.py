@@ -30,26 +30,43 @@ def _kind(destination):
     return "rest"
 
 
+def _app_value(hv, key, default):
+    """pulsar_yaml_config[key] of a host's inputs, else default. A value that names a variable only the pulsar
+    role defines (galaxyproject.pulsar's inventories write staging_directory: "{{ pulsar_staging_dir }}") cannot
+    be templated where the role did not run: it is read as the role's default for it would give it."""
+    try:
+        app = hv.get("pulsar_yaml_config") or {}
+        return app.get(key, default) if isinstance(app, Mapping) else default
+    except Exception:  # noqa: BLE001 (ansible's undefined-variable errors differ between releases)
+        return default
+
+
+def pulsar_mode(hv):
+    """rest, mq or relay: how a host's Pulsar takes jobs, from its inputs (what the pulsar role decides)."""
+    if hv.get("pulsar_relay_url"):
+        return "relay"
+    webless = hv.get("pulsar_systemd_runner") == "webless"
+    queue = hv.get("pulsar_message_queue_url") or _app_value(hv, "message_queue_url", "webless" if webless else "")
+    return "mq" if queue else "rest"
+
+
 def pulsar_endpoint_from_inputs(hv):
     """What the pulsar role publishes as pulsar_endpoint (roles/pulsar/vars/main.yml,
     _pulsar_endpoint), read from a host's inputs and the role's defaults: for a
     run in which the pulsar role did not run on that host."""
-    app = hv.get("pulsar_yaml_config") or {}
-    if not isinstance(app, Mapping):
-        app = {}
-    mq = hv.get("pulsar_message_queue_url") or app.get("message_queue_url") or ""
+    mq = hv.get("pulsar_message_queue_url") or _app_value(hv, "message_queue_url", "") or ""
     relay = hv.get("pulsar_relay_url") or ""
     server_dir = hv.get("pulsar_server_dir") or hv.get("pulsar_root") or PULSAR_SERVER_DIR
     return {
         "mode": "relay" if relay else ("mq" if mq else "rest"),
-        "staging_directory": app.get("staging_directory",
-                                     hv.get("pulsar_staging_dir", server_dir + STAGING_BELOW_SERVER_DIR)),
+        "staging_directory": _app_value(hv, "staging_directory",
+                                        hv.get("pulsar_staging_dir", server_dir + STAGING_BELOW_SERVER_DIR)),
         "message_queue_url": mq,
         "relay_url": re.sub(r"/+$", "", relay),
         "relay_username": hv.get("pulsar_relay_username", ""),
         "relay_password": hv.get("pulsar_relay_password", ""),
         "relay_topic_prefix": hv.get("pulsar_relay_topic_prefix", ""),
-        "private_token": app.get("private_token", hv.get("private_token", "")),
+        "private_token": _app_value(hv, "private_token", hv.get("private_token", "")),
     }
 
 
@@ -178,6 +195,7 @@ class FilterModule:
     def filters(self):
         return {
             "pulsar_destinations": pulsar_destinations,
+            "pulsar_mode": pulsar_mode,
             "pulsar_destination_kinds": pulsar_destination_kinds,
             "galaxy_job_config": galaxy_job_config,
             "galaxy_tool_destinations": galaxy_tool_destinations,

@@ -150,3 +150,21 @@ def test_a_tls_broker_is_checked_against_the_ca():
     assert runner["params"]["amqp_connect_ssl_ca_certs"] == "/etc/site-ca.pem"
     environment = galaxy.galaxy_job_config(destinations, settings)["environments"][1]
     assert environment["runner"] == runner["id"]
+
+
+class _Undefined(dict):
+    """hostvars of a host whose pulsar_yaml_config names the pulsar role's defaults, where the role did not run."""
+
+    def get(self, key, default=None):
+        if key == "pulsar_yaml_config":
+            raise RuntimeError("'pulsar_staging_dir' is undefined")
+        return super().get(key, default)
+
+
+def test_a_config_naming_the_roles_defaults_reads_as_those_defaults():
+    hv = _Undefined(pulsar_root="/mnt/pulsar", pulsar_systemd_runner="webless")
+    assert galaxy.pulsar_mode(hv) == "mq"
+    assert galaxy.pulsar_endpoint_from_inputs(hv)["staging_directory"] == "/mnt/pulsar/files/staging"
+    assert galaxy.pulsar_mode({"pulsar_yaml_config": {"message_queue_url": "amqp://p:pw@mq/v"}}) == "mq"
+    assert galaxy.pulsar_mode({"pulsar_relay_url": "https://relay"}) == "relay"
+    assert galaxy.pulsar_mode({"private_token": "t"}) == "rest"
