@@ -151,6 +151,16 @@ def test_job_after_broker_restart(host, broker, galaxy_job):
     assert PASSWORD not in journal and "galaxy_au:********@" in journal
 
 
+def test_an_acknowledgement_that_does_nothing_is_named(ansible_playbook):
+    """The tutorial's amqp_acknowledge on Galaxy's runner publishes nothing again with Pulsar 0.16's client
+    (the README of pulsar_galaxy says why): the run says so."""
+    run = ansible_playbook("galaxy_ops.pulsar.galaxy_job_conf", {}, "--check")
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = run.stdout.split("Report MQ runners whose acknowledgements do nothing")[1].split("TASK [")[0]
+    report = " ".join(report.split())  # as the callback wraps it
+    assert "WARNING: amqp_acknowledge is set on the MQ runners" in report and "pulsar_mq" in report, report
+
+
 def test_galaxy_job_conf_from_the_inventory(galaxy, pulsar):
     """Parsed, not grepped: the MQ runner and destination pulsar_galaxy wrote from the Pulsar host's variables
     and the tutorial's runner and destination parameters."""
