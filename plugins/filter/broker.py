@@ -6,6 +6,7 @@ same URL with its passwords masked, and the brokers it names."""
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 # Schemes kombu serves with the py-amqp transport that pulsar-app[amqp] installs.
 SCHEMES = ("amqp", "amqps", "pyamqp")
@@ -79,13 +80,20 @@ def _one(url, where):
         key, sep, value = pair.partition("=")
         if not key or not sep:
             problems.append(f"{where}: option {pair!r} is not name=value")
-        options[key.lower()] = value
+        key = unquote(key)
+        if key.lower() == "ssl" and (key != "ssl" or "ssl" in options):
+            problems.append(f"{where}: give the option ssl once, in lower case (kombu reads ssl only, the last one)")
+        options[key] = unquote(value)
+    ssl_option = options.get("ssl")
+    if ssl_option is not None and ssl_option.lower() not in TRUE:
+        problems.append(f"{where}: ssl={ssl_option}: kombu turns TLS on for any value of ssl; "
+                        "write ssl=1 or leave the option out")
     rest, end = _split(url)[1:]
     if problems and ("@" in rest[end:] or "@" in host):
         # Most likely a password with an unencoded /, ?, # or @: say so, and
         # echo no piece of it.
         return [f"{where}: {UNENCODED}"], None
-    ssl = scheme.lower() == "amqps" or options.get("ssl", "").lower() in TRUE
+    ssl = scheme.lower() == "amqps" or ssl_option is not None
     default_port = DEFAULT_SSL_PORT if ssl else DEFAULT_PORT
     broker = {"host": name, "port": int(port) if port and port.isdigit() else default_port, "ssl": ssl}
     return problems, broker
@@ -117,13 +125,15 @@ def amqp_url_info(url):
 
 
 SSL_PARAMS = "amqp_connect_ssl_"
-QUERY_SSL = re.compile(r"(?i)([?&])ssl=[^&#]*(&|$)")
 
 
 def _without_ssl_option(url):
-    """The URL without its ssl=... query option (and without a ? left empty)."""
-    stripped = QUERY_SSL.sub(lambda m: m.group(1) if m.group(2) else "", url)
-    return stripped.rstrip("?&")
+    """One URL (amqp_url_info found no problem in it) without its ssl option, and without a ? left empty."""
+    m = URL.match(url)
+    if m.group("query") is None:
+        return url
+    kept = [pair for pair in m.group("query").split("&") if unquote(pair.partition("=")[0]) != "ssl"]
+    return url[:m.start("query") - 1] + ("?" + "&".join(kept) if kept else "")
 
 
 def amqp_tls(url, ca_certs, given=None, server_hostname=True):
@@ -133,8 +143,10 @@ def amqp_tls(url, ca_certs, given=None, server_hostname=True):
     kombu takes ssl=1 from the URL in place of the ssl options the client passes (amqp_connect_ssl_*): with
     it, py-amqp 5.0.2 (the GTN tutorial's pin) checks nothing and 5.0.6 and later the chain but not the
     name. So the option leaves the URL and TLS comes from the options: the certificate is required, checked
-    against ca_certs, and (server_hostname) against the broker's name; kombu 5.2 and later names each broker
-    of a failover list itself. Options in given (the admin's amqp_connect_ssl_*) win. A URL without TLS, or
+    against ca_certs, and (server_hostname, one broker only) against the broker's name. A failover list gets
+    no name to check: kombu keeps one ssl dict for all its brokers (and 5.2 and later write the first one's
+    name into it), and py-amqp before 5.0.6 cannot check without a name (a TLS failover list needs 5.0.6 or
+    later). Options in given (the admin's amqp_connect_ssl_*) win. A URL without TLS, or
     one amqp_url_info finds problems in, is returned as it is, with no options.
     """
     text = "" if url is None else str(url)
@@ -144,8 +156,8 @@ def amqp_tls(url, ca_certs, given=None, server_hostname=True):
     if info["problems"] or not brokers or not all(broker["ssl"] for broker in brokers):
         return {"url": text, "params": {}, "tls": False}
     params = {SSL_PARAMS + "cert_reqs": "CERT_REQUIRED", SSL_PARAMS + "ca_certs": ca_certs}
-    if server_hostname:
-        params[SSL_PARAMS + "server_hostname"] = brokers[0]["host"] if len(brokers) == 1 else None
+    if server_hostname and len(brokers) == 1:
+        params[SSL_PARAMS + "server_hostname"] = brokers[0]["host"]
     return {"url": ";".join(_without_ssl_option(part) for part in FAILOVER.split(text)),
             "params": {key: value for key, value in params.items() if key not in given}, "tls": True}
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from ansible.errors import AnsibleUndefinedVariable
+from jinja2 import Undefined, UndefinedError
 from ansible_collections.galaxy_ops.pulsar.plugins.filter.broker import amqp_tls
 
 # The pulsar role's defaults that decide where a host stages jobs
@@ -30,31 +32,47 @@ def _kind(destination):
     return "rest"
 
 
-def _app_value(hv, key, default):
+def _app_value(hv, key, default, role_default=True):
     """pulsar_yaml_config[key] of a host's inputs, else default. A value that names a variable only the pulsar
     role defines (galaxyproject.pulsar's inventories write staging_directory: "{{ pulsar_staging_dir }}") cannot
-    be templated where the role did not run: it is read as the role's default for it would give it."""
+    be templated where the role did not run: with role_default it is read as the role's default for it would
+    give it; without (a value nothing can stand in for, the broker URL), Ansible's error naming the variable
+    stands."""
     try:
-        app = hv.get("pulsar_yaml_config") or {}
-        return app.get(key, default) if isinstance(app, Mapping) else default
-    except Exception:  # noqa: BLE001 (ansible's undefined-variable errors differ between releases)
+        app = hv.get("pulsar_yaml_config")
+        value = app.get(key, default) if isinstance(app, Mapping) else default
+    except (AnsibleUndefinedVariable, UndefinedError):  # 2.16: the whole config; 2.19: the value read
+        value = Undefined()
+    # ansible-core 2.19 hands an undefined value over as a marker, 2.16 as the template text left as it was.
+    if not (isinstance(value, Undefined) or isinstance(value, str) and "{{" in value):
+        return value
+    if role_default:
         return default
+    raise AnsibleUndefinedVariable(
+        f"pulsar_yaml_config.{key} of a Pulsar host names a variable that is not defined where it is read "
+        "(a vault file the pulsar play loads with vars_files? define it in group_vars)")
 
 
 def pulsar_mode(hv):
     """rest, mq or relay: how a host's Pulsar takes jobs, from its inputs (what the pulsar role decides)."""
     if hv.get("pulsar_relay_url"):
         return "relay"
-    webless = hv.get("pulsar_systemd_runner") == "webless"
-    queue = hv.get("pulsar_message_queue_url") or _app_value(hv, "message_queue_url", "webless" if webless else "")
-    return "mq" if queue else "rest"
+    if hv.get("pulsar_message_queue_url"):
+        return "mq"
+    try:
+        return "mq" if _app_value(hv, "message_queue_url", "", role_default=False) else "rest"
+    except AnsibleUndefinedVariable:  # raised by _app_value
+        # Only the pulsar role can template this host's config: its upstream runner setting tells.
+        if hv.get("pulsar_systemd_runner") == "webless":
+            return "mq"
+        raise
 
 
 def pulsar_endpoint_from_inputs(hv):
     """What the pulsar role publishes as pulsar_endpoint (roles/pulsar/vars/main.yml,
     _pulsar_endpoint), read from a host's inputs and the role's defaults: for a
     run in which the pulsar role did not run on that host."""
-    mq = hv.get("pulsar_message_queue_url") or _app_value(hv, "message_queue_url", "") or ""
+    mq = hv.get("pulsar_message_queue_url") or _app_value(hv, "message_queue_url", "", role_default=False) or ""
     relay = hv.get("pulsar_relay_url") or ""
     server_dir = hv.get("pulsar_server_dir") or hv.get("pulsar_root") or PULSAR_SERVER_DIR
     return {

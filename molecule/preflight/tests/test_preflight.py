@@ -47,6 +47,13 @@ CASES = [
      "pulsar_message_queue_url"),
     ("message queue URL without host", {"pulsar_message_queue_url": "amqp://pulsar:s3cret-pw@/pulsar"},
      "pulsar_message_queue_url"),
+    ("ssl=0, which kombu reads as TLS on", {"pulsar_message_queue_url": "amqp://p:s3cret-pw@mq:5672/v?ssl=0"},
+     "ssl=0"),
+    ("relative pulsar_amqp_ca_certs", {"pulsar_message_queue_url": "amqps://p:s3cret-pw@mq/v",
+                                       "pulsar_amqp_ca_certs": "certs/site-ca.pem"}, "pulsar_amqp_ca_certs"),
+    ("TLS failover list with the tutorial's py-amqp pin",
+     {"pulsar_message_queue_url": "amqp://p:s3cret-pw@mq1:5671/v?ssl=1;amqp://p:s3cret-pw@mq2:5671/v?ssl=1",
+      "pulsar_optional_dependencies": ["amqp==5.0.2"]}, "amqp==5.0.2"),
     ("queued_cli manager with an unknown job_plugin", {"pulsar_yaml_config": {
         "private_token": "x" * 40, "managers": {"_default_": {"type": "queued_cli", "job_plugin": "slurm"}}}},
      "job_plugin"),

@@ -101,8 +101,8 @@ TLS = [
     ("amqp://p:pw@rabbit.example.org/pulsar?heartbeat=30&ssl=true&x=1",
      "amqp://p:pw@rabbit.example.org/pulsar?heartbeat=30&x=1", "rabbit.example.org"),
     ("amqps://p:pw@[2001:db8::10]/pulsar", "amqps://p:pw@[2001:db8::10]/pulsar", "2001:db8::10"),
-    # A failover list: kombu (5.3 and later) names each broker's host itself.
-    ("amqp://p:pw@mq1:5671/v?ssl=1;amqp://p:pw@mq2:5671/v?SSL=1", "amqp://p:pw@mq1:5671/v;amqp://p:pw@mq2:5671/v", None),
+    ("amqp://p:a%26ssl%3Dx@mq.example.org/v?heartbeat=30&%73sl=1", "amqp://p:a%26ssl%3Dx@mq.example.org/v?heartbeat=30",
+     "mq.example.org"),
 ]
 
 
@@ -112,6 +112,20 @@ def test_tls_urls_are_verified_by_certificate_and_name(url, kombu_url, hostname)
     assert tls["url"] == kombu_url
     assert tls["params"] == {"amqp_connect_ssl_cert_reqs": "CERT_REQUIRED", "amqp_connect_ssl_ca_certs": CA,
                              "amqp_connect_ssl_server_hostname": hostname}
+
+
+def test_a_tls_failover_list_is_checked_by_chain_only():
+    """kombu keeps one ssl dict for all brokers of the list: no one name fits them all."""
+    tls = broker.amqp_tls("amqp://p:pw@mq1:5671/v?ssl=1;amqp://p:pw@mq2:5671/v?ssl=true", CA)
+    assert tls["url"] == "amqp://p:pw@mq1:5671/v;amqp://p:pw@mq2:5671/v"
+    assert tls["params"] == {"amqp_connect_ssl_cert_reqs": "CERT_REQUIRED", "amqp_connect_ssl_ca_certs": CA}
+
+
+@pytest.mark.parametrize("query", ["ssl=0", "ssl=false", "ssl=", "SSL=1", "ssl=1&ssl=1", "ssl=0&ssl=1"])
+def test_ssl_options_kombu_reads_otherwise_are_refused(query):
+    """kombu turns TLS on for any value of ssl (ssl=0 too), reads the lower-case name only, and the last one."""
+    info = broker.amqp_url_info(f"amqp://p:pw@mq/v?{query}")
+    assert info["problems"] and "ssl" in info["problems"][0], info
 
 
 def test_galaxy_gets_no_server_hostname():
@@ -127,7 +141,7 @@ def test_the_admins_own_tls_settings_win():
     assert tls["params"] == {"amqp_connect_ssl_server_hostname": "mq.example.org"}
 
 
-@pytest.mark.parametrize("url", ["amqp://p:pw@rabbit/pulsar", "amqp://p:pw@rabbit/pulsar?ssl=0", "", None,
+@pytest.mark.parametrize("url", ["amqp://p:pw@rabbit/pulsar", "amqp://p:pw@rabbit/pulsar?x=1", "", None,
                                  "amqp://p:pw@/pulsar?ssl=1"])
 def test_plain_or_broken_urls_are_left_alone(url):
     assert broker.amqp_tls(url, CA) == {"url": "" if url is None else url, "params": {}, "tls": False}

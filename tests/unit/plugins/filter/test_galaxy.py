@@ -3,7 +3,10 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
 import yaml
+from ansible.errors import AnsibleUndefinedVariable
+from jinja2 import UndefinedError
 
 ROOT = Path(__file__).resolve().parents[4]
 SPEC = importlib.util.spec_from_file_location("galaxy_ops_galaxy_filters", ROOT / "plugins/filter/galaxy.py")
@@ -152,19 +155,53 @@ def test_a_tls_broker_is_checked_against_the_ca():
     assert environment["runner"] == runner["id"]
 
 
+class _Lazy(dict):
+    """A pulsar_yaml_config as ansible-core 2.19 hands it over: keys templated when read; the named ones fail
+    (they name a variable only the pulsar role defines)."""
+
+    def __init__(self, values, undefined):
+        super().__init__(values)
+        self.undefined = undefined
+
+    def get(self, key, default=None):
+        if key in self.undefined:
+            raise UndefinedError(f"'{self.undefined[key]}' is undefined")  # 2.19's MarkerError is one
+        return super().get(key, default)
+
+
 class _Undefined(dict):
-    """hostvars of a host whose pulsar_yaml_config names the pulsar role's defaults, where the role did not run."""
+    """hostvars where reading pulsar_yaml_config fails as a whole."""
 
     def get(self, key, default=None):
         if key == "pulsar_yaml_config":
-            raise RuntimeError("'pulsar_staging_dir' is undefined")
+            raise AnsibleUndefinedVariable("'pulsar_staging_dir' is undefined")
         return super().get(key, default)
 
 
 def test_a_config_naming_the_roles_defaults_reads_as_those_defaults():
-    hv = _Undefined(pulsar_root="/mnt/pulsar", pulsar_systemd_runner="webless")
+    gtn = _Lazy({"message_queue_url": "pyamqp://u:pw@mq:5671//pulsar/galaxy_au?ssl=1"},
+                {"staging_directory": "pulsar_staging_dir"})
+    hv = {"pulsar_root": "/mnt/pulsar", "pulsar_yaml_config": gtn}
+    endpoint = galaxy.pulsar_endpoint_from_inputs(hv)
+    assert endpoint["mode"] == "mq" and endpoint["staging_directory"] == "/mnt/pulsar/files/staging"
     assert galaxy.pulsar_mode(hv) == "mq"
-    assert galaxy.pulsar_endpoint_from_inputs(hv)["staging_directory"] == "/mnt/pulsar/files/staging"
+    # ansible-core 2.16 leaves the template text of what it cannot template.
+    old = {"pulsar_root": "/mnt/pulsar", "pulsar_yaml_config": {"message_queue_url": "amqp://u:pw@mq/v",
+                                                                "staging_directory": "{{ pulsar_staging_dir }}"}}
+    assert galaxy.pulsar_endpoint_from_inputs(old)["staging_directory"] == "/mnt/pulsar/files/staging"
+    # The whole config unreadable: the upstream runner setting tells the mode; Galaxy's URL cannot be guessed.
+    assert galaxy.pulsar_mode(_Undefined(pulsar_systemd_runner="webless")) == "mq"
+    with pytest.raises(AnsibleUndefinedVariable):
+        galaxy.pulsar_endpoint_from_inputs(_Undefined(pulsar_systemd_runner="webless"))
+
+
+def test_an_undefined_broker_password_is_not_taken_for_rest():
+    """The GTN tutorial loads its vault file with vars_files: without it, Ansible names the variable."""
+    hv = {"pulsar_yaml_config": _Lazy({}, {"message_queue_url": "rabbitmq_password_vhost"})}
+    with pytest.raises(AnsibleUndefinedVariable, match="message_queue_url"):
+        galaxy.pulsar_endpoint_from_inputs(hv)
+    with pytest.raises(AnsibleUndefinedVariable, match="message_queue_url"):
+        galaxy.pulsar_mode(hv)
     assert galaxy.pulsar_mode({"pulsar_yaml_config": {"message_queue_url": "amqp://p:pw@mq/v"}}) == "mq"
     assert galaxy.pulsar_mode({"pulsar_relay_url": "https://relay"}) == "relay"
     assert galaxy.pulsar_mode({"private_token": "t"}) == "rest"
