@@ -151,9 +151,9 @@ def galaxy_job_config(destinations, settings):
     mq_runner_params, relay_runner_params, destination_params,
     mq_destination_params, amqp_ca_certs (the CA bundle on the Galaxy host
     that a TLS broker's certificate is checked against: see broker.amqp_tls).
-    One MQ runner per broker URL (two runners on one status queue would each see part of the updates); one relay runner per
-    relay account and topic prefix (Galaxy's relay credentials are runner
-    parameters).
+    One MQ runner per broker URL (two runners on one status queue would each
+    see part of the updates); one relay runner per relay account and topic
+    prefix (Galaxy's relay credentials are runner parameters).
     """
     kinds = pulsar_destination_kinds(destinations)
     mq_ids = _numbered([d["amqp_url"] for d in kinds["mq"]], "pulsar_mq")

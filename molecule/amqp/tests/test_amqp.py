@@ -7,36 +7,13 @@ import json
 import pytest
 import yaml
 
-from conftest import group_host
+from conftest import FILES, group_host
 
 testinfra_hosts = ["pulsarservers"]
 
 PASSWORD = "molecule-amqp-password-0123456789"  # molecule/test_vars.yml
 ROOT = "/mnt/pulsar"  # pulsar_root of examples/amqp
 PLUGINS = {"core", "cpuinfo", "meminfo", "uname", "hostname"}  # galaxy_job_metrics_plugins of examples/amqp
-
-# Connects to the broker as the client named by argv[1] (pulsar or galaxy) would: with that client's own
-# Pulsar library code, the URL and amqp_* options it was given, and the port of argv[2]. Prints "connected"
-# or the error.
-PROBE = r"""
-import sys, yaml
-from pulsar.client.amqp_exchange_factory import get_exchange
-who, port, path = sys.argv[1:4]
-conf = yaml.safe_load(open(path))
-if who == "galaxy":
-    conf = conf["runners"]["pulsar_mq"]
-    url = conf["amqp_url"]
-else:
-    url = conf["message_queue_url"]
-url = url.replace(":5671/", ":%s/" % port)
-exchange = get_exchange(url, "_default_", conf)
-try:
-    with exchange.connection(url, connect_timeout=10) as connection:
-        connection.connect()
-    print("connected")
-except Exception as exc:
-    print("refused: %r" % exc)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +38,10 @@ def rogue_listeners(broker):
 
 
 def probe(host, who, port, path, python):
-    host.run_test(f"cat > /tmp/molecule-amqp-probe.py <<'EOF'\n{PROBE}\nEOF")
-    return host.check_output(f"{python} /tmp/molecule-amqp-probe.py {who} {port} {path}")
+    """molecule/files/amqp_probe.py on the host, with that client's python."""
+    script = "/usr/local/bin/molecule-amqp-probe.py"
+    host.ansible("copy", f"src={FILES / 'amqp_probe.py'} dest={script} mode=0755", check=False, become=True)
+    return host.check_output(f"{python} {script} {who} {port} {path}")
 
 
 def test_the_tutorials_layout_and_settings(host, pulsar):
