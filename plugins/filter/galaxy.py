@@ -207,6 +207,36 @@ def galaxy_tool_destinations(tools, destinations):
     return out
 
 
+def galaxy_job_conf_document(job_config, default_destination, tool_destinations):
+    """job_config (galaxy_job_config's runners and environments) as Galaxy reads it: the job_conf.yml document, which
+    is also the shape of galaxyproject.galaxy's galaxy_job_config (job_config inside galaxy.yml)."""
+    doc = {
+        "runners": {r["id"]: {"load": r["load"], "workers": r["workers"], **r["params"]} for r in job_config["runners"]},
+        "execution": {"default": default_destination,
+                      "environments": {e["id"]: {"runner": e["runner"], **e["params"]}
+                                       for e in job_config["environments"]}},
+    }
+    if tool_destinations:
+        doc["tools"] = [{"id": t["id"], "environment": t["destination"]} for t in tool_destinations]
+    return doc
+
+
+def repeated(items):
+    """The items of a list that occur more than once, each once, in order of first occurrence."""
+    seen, out = set(), []
+    for item in items:
+        if item in seen and item not in out:
+            out.append(item)
+        seen.add(item)
+    return out
+
+
+def galaxy_group_name(galaxy_group):
+    """The group of galaxyproject.galaxy's galaxy_group (a name or {name, gid, ...}); root when it is not set."""
+    name = galaxy_group.get("name") if isinstance(galaxy_group, Mapping) else galaxy_group
+    return str(name) if name else "root"
+
+
 class FilterModule:
     """galaxy_ops.pulsar filters for Galaxy's job configuration."""
 
@@ -217,4 +247,7 @@ class FilterModule:
             "pulsar_destination_kinds": pulsar_destination_kinds,
             "galaxy_job_config": galaxy_job_config,
             "galaxy_tool_destinations": galaxy_tool_destinations,
+            "galaxy_job_conf_document": galaxy_job_conf_document,
+            "galaxy_group_name": galaxy_group_name,
+            "repeated": repeated,
         }

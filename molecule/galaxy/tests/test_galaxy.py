@@ -1,5 +1,6 @@
 """A real Galaxy runs a tool on the deployed Pulsar, through nginx, with the generated job configuration."""
 
+import yaml
 from conftest import group_host, read_pulsar
 
 testinfra_hosts = ["galaxyservers"]
@@ -29,10 +30,24 @@ def test_tool_not_routed_runs_locally(galaxy_job):
     assert ran_on.startswith("gx-galaxy-")
 
 
-def test_job_conf_files_hold_the_token_for_galaxy_only(host):
-    for path in ("/srv/galaxy/config/job_conf.yml", "/srv/galaxy/config/job_conf.xml"):
-        f = host.file(path)
-        assert (f.user, f.group, f.mode) == ("root", "galaxy", 0o640), path
+def test_job_conf_file_holds_the_token_for_galaxy_only(host):
+    """Group galaxy from galaxyproject.galaxy's galaxy_group: the converge does not set the file's group."""
+    f = host.file("/srv/galaxy/config/job_conf.xml")
+    assert (f.user, f.group, f.mode) == ("root", "galaxy", 0o640)
+
+
+def test_galaxy_reads_the_galaxy_job_config_form(host):
+    """The jobs above ran through galaxy.yml's job_config (galaxyproject.galaxy's galaxy_job_config), set from the
+    pulsar_galaxy_job_config fact; the role wrote no job_conf.yml."""
+
+    config = yaml.safe_load(host.check_output("cat /srv/galaxy/config/galaxy.yml"))["galaxy"]
+    assert "job_config_file" not in config
+    job_config = config["job_config"]
+    assert job_config["runners"]["pulsar"]["load"] == "galaxy.jobs.runners.pulsar:PulsarRESTJobRunner"
+    assert job_config["execution"]["environments"]["pulsar"]["private_token"] == read_pulsar(
+        group_host("pulsarservers"))["token"]
+    assert {"id": "pulsar_checksum", "environment": "pulsar"} in job_config["tools"]
+    assert not host.file("/srv/galaxy/config/job_conf.yml").exists
 
 
 def test_tutorial_job_conf_xml_form(host):

@@ -205,3 +205,32 @@ def test_an_undefined_broker_password_is_not_taken_for_rest():
     assert galaxy.pulsar_mode({"pulsar_yaml_config": {"message_queue_url": "amqp://p:pw@mq/v"}}) == "mq"
     assert galaxy.pulsar_mode({"pulsar_relay_url": "https://relay"}) == "relay"
     assert galaxy.pulsar_mode({"private_token": "t"}) == "rest"
+
+
+def test_the_galaxy_job_config_form_is_the_job_conf_yml_document():
+    """What an admin merges into galaxyproject.galaxy's galaxy_job_config: the same runners and environments."""
+    destinations = [{"id": "pulsar", "url": "http://p/", "private_token": "t"},
+                    {"id": "mq", "amqp_url": "amqp://one", "jobs_directory": "/s"}]
+    config = galaxy.galaxy_job_config(destinations, SETTINGS)
+    tools = galaxy.galaxy_tool_destinations(["bwa", {"id": "x", "destination": "mq"}], destinations)
+    doc = galaxy.galaxy_job_conf_document(config, "local", tools)
+    assert doc["runners"]["local"] == {"load": galaxy.LOCAL_RUNNER, "workers": 4}
+    assert doc["runners"]["pulsar"] == {"load": galaxy.REST_RUNNER, "workers": 2, "transport_timeout": 300}
+    assert doc["runners"]["pulsar_mq"]["amqp_url"] == "amqp://one"
+    assert doc["execution"]["default"] == "local"
+    assert doc["execution"]["environments"]["pulsar"] == {
+        "runner": "pulsar", "url": "http://p/", "private_token": "t", "default_file_action": "transfer"}
+    assert doc["execution"]["environments"]["mq"]["runner"] == "pulsar_mq"
+    assert doc["tools"] == [{"id": "bwa", "environment": "pulsar"}, {"id": "x", "environment": "mq"}]
+    assert "tools" not in galaxy.galaxy_job_conf_document(config, "local", [])
+
+
+@pytest.mark.parametrize("galaxy_group, expected", [
+    ("galaxy", "galaxy"), ({"name": "gxgroup", "gid": 990}, "gxgroup"), (None, "root"), ("", "root")])
+def test_the_file_group_is_galaxyproject_galaxys(galaxy_group, expected):
+    assert galaxy.galaxy_group_name(galaxy_group) == expected
+
+
+def test_repeated_ids_are_named_once_each():
+    assert galaxy.repeated(["local", "a", "b", "a", "local", "a"]) == ["a", "local"]
+    assert galaxy.repeated(["local", "a"]) == []
