@@ -17,6 +17,7 @@ from ansible_collections.galaxy_ops.pulsar.plugins.filter.broker import amqp_tls
 # (roles/pulsar/defaults/main.yml; a unit test keeps them equal).
 PULSAR_SERVER_DIR = "/opt/pulsar"
 STAGING_BELOW_SERVER_DIR = "/files/staging"
+PULSAR_PORT = 8913
 
 REST_RUNNER = "galaxy.jobs.runners.pulsar:PulsarRESTJobRunner"
 MQ_RUNNER = "galaxy.jobs.runners.pulsar:PulsarMQJobRunner"
@@ -116,12 +117,27 @@ def pulsar_destinations(hosts, hostvars):
             out.append({"id": ident, "amqp_url": endpoint["message_queue_url"],
                         "jobs_directory": endpoint["staging_directory"]})
         else:
-            tls = str(hv.get("pulsar_nginx_tls", False)).lower() in ("true", "yes", "1", "on")
-            name = hv.get("pulsar_nginx_server_name", "_")
-            out.append({"id": ident,
-                        "url": f"{'https' if tls else 'http'}://{host if name == '_' else name}/",
-                        "private_token": endpoint["private_token"]})
+            out.append({"id": ident, "url": _rest_url(host, hv), "private_token": endpoint["private_token"]})
     return out
+
+
+def _true(value, default):
+    return default if value is None else str(value).lower() in ("true", "yes", "1", "on")
+
+
+def _rest_url(host, hv):
+    """Where a REST host listens for Galaxy: its nginx (server_name, else ansible_host, else the inventory name;
+    https when pulsar_nginx_tls; the port unless it is the scheme's own), or with pulsar_play_nginx false Pulsar's
+    own listener on pulsar_port."""
+    name = hv.get("pulsar_nginx_server_name", "_")
+    address = str(name if name != "_" else hv.get("ansible_host") or host)
+    if ":" in address and not address.startswith("["):
+        address = f"[{address}]"  # an IPv6 address
+    if not _true(hv.get("pulsar_play_nginx"), True):
+        return f"http://{address}:{int(hv.get('pulsar_port', PULSAR_PORT))}/"
+    tls = _true(hv.get("pulsar_nginx_tls"), False)
+    port = int(hv.get("pulsar_nginx_https_port", 443) if tls else hv.get("pulsar_nginx_http_port", 80))
+    return f"{'https' if tls else 'http'}://{address}{'' if port == (443 if tls else 80) else f':{port}'}/"
 
 
 def pulsar_destination_kinds(destinations):

@@ -23,6 +23,9 @@ def test_staging_defaults_are_the_pulsar_roles():
     defaults = yaml.safe_load((ROOT / "roles/pulsar/defaults/main.yml").read_text())
     assert defaults["pulsar_server_dir"] == "{{ pulsar_root or '" + galaxy.PULSAR_SERVER_DIR + "' }}"
     assert defaults["pulsar_staging_dir"] == "{{ pulsar_server_dir }}" + galaxy.STAGING_BELOW_SERVER_DIR
+    assert defaults["pulsar_port"] == galaxy.PULSAR_PORT
+    nginx = yaml.safe_load((ROOT / "roles/pulsar_nginx/defaults/main.yml").read_text())
+    assert (nginx["pulsar_nginx_http_port"], nginx["pulsar_nginx_https_port"]) == (80, 443)
 
 
 def test_one_rest_host_is_the_pulsar_destination():
@@ -234,3 +237,20 @@ def test_the_file_group_is_galaxyproject_galaxys(galaxy_group, expected):
 def test_repeated_ids_are_named_once_each():
     assert galaxy.repeated(["local", "a", "b", "a", "local", "a"]) == ["a", "local"]
     assert galaxy.repeated(["local", "a"]) == []
+
+
+@pytest.mark.parametrize("hv, url", [
+    ({}, "http://p1/"),
+    ({"pulsar_nginx_http_port": 8080}, "http://p1:8080/"),
+    ({"pulsar_nginx_tls": True, "pulsar_nginx_https_port": "8443"}, "https://p1:8443/"),
+    ({"pulsar_nginx_tls": True, "pulsar_nginx_http_port": 8080}, "https://p1/"),
+    ({"ansible_host": "10.0.0.5"}, "http://10.0.0.5/"),
+    ({"ansible_host": "fd00::5"}, "http://[fd00::5]/"),
+    ({"ansible_host": "10.0.0.5", "pulsar_nginx_server_name": "pulsar.example.org"}, "http://pulsar.example.org/"),
+    # No nginx: Galaxy talks to Pulsar's own listener.
+    ({"pulsar_play_nginx": False, "pulsar_port": 9000, "pulsar_nginx_tls": True}, "http://p1:9000/"),
+    ({"pulsar_play_nginx": "false"}, "http://p1:8913/"),
+])
+def test_the_rest_url_is_where_the_host_listens(hv, url):
+    hostvars = {"p1": {"private_token": "t", **hv}}
+    assert galaxy.pulsar_destinations(["p1"], hostvars)[0]["url"] == url
