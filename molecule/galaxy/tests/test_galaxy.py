@@ -39,7 +39,6 @@ def test_job_conf_file_holds_the_token_for_galaxy_only(host):
 def test_galaxy_reads_the_galaxy_job_config_form(host):
     """The jobs above ran through galaxy.yml's job_config (galaxyproject.galaxy's galaxy_job_config), set from the
     pulsar_galaxy_job_config fact; the role wrote no job_conf.yml."""
-
     config = yaml.safe_load(host.check_output("cat /srv/galaxy/config/galaxy.yml"))["galaxy"]
     assert "job_config_file" not in config
     job_config = config["job_config"]
