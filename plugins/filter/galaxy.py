@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleUndefinedVariable
+from ansible.module_utils.parsing.convert_bool import boolean
 from jinja2 import Undefined, UndefinedError
 from ansible_collections.galaxy_ops.pulsar.plugins.filter.broker import amqp_tls
 
@@ -122,7 +123,8 @@ def pulsar_destinations(hosts, hostvars):
 
 
 def _true(value, default):
-    return default if value is None else str(value).lower() in ("true", "yes", "1", "on")
+    """A setting read as the roles read it (Ansible's bool filter), default when it is not set."""
+    return default if value is None else boolean(value, strict=False)
 
 
 def _rest_url(host, hv):

@@ -254,3 +254,9 @@ def test_repeated_ids_are_named_once_each():
 def test_the_rest_url_is_where_the_host_listens(hv, url):
     hostvars = {"p1": {"private_token": "t", **hv}}
     assert galaxy.pulsar_destinations(["p1"], hostvars)[0]["url"] == url
+
+
+@pytest.mark.parametrize("value, url", [("y", "https://p1/"), ("off", "http://p1/"), (None, "http://p1/")])
+def test_tls_is_read_as_the_roles_bool_filter_reads_it(value, url):
+    hostvars = {"p1": {"private_token": "t", **({} if value is None else {"pulsar_nginx_tls": value})}}
+    assert galaxy.pulsar_destinations(["p1"], hostvars)[0]["url"] == url
