@@ -124,6 +124,23 @@ def amqp_url_info(url):
     return {"problems": problems, "masked": masked, "brokers": brokers if not problems else []}
 
 
+def amqp_vhosts(url):
+    """The virtual hosts a broker URL (or failover list) names, each as host:port/vhost with the host in lower
+    case: two URLs naming one of them share Pulsar's queues, whatever their accounts or options. kombu reads the
+    path after the first / as the vhost, "/" when it is empty."""
+    out = []
+    for part in FAILOVER.split("" if url is None else str(url)):
+        m = URL.match(part.strip())
+        if not m:
+            continue
+        ssl = m.group("scheme").lower() == "amqps" or "ssl=" in (m.group("query") or "")
+        port = m.group("port")
+        port = int(port) if port and port.isdigit() else (DEFAULT_SSL_PORT if ssl else DEFAULT_PORT)
+        vhost = unquote((m.group("path") or "/")[1:]) or "/"
+        out.append(f"{m.group('host').lower()}:{port}/{vhost}")
+    return out
+
+
 SSL_PARAMS = "amqp_connect_ssl_"
 
 
@@ -166,4 +183,4 @@ class FilterModule:
     """galaxy_ops.pulsar filters for message brokers."""
 
     def filters(self):
-        return {"amqp_url_info": amqp_url_info, "amqp_tls": amqp_tls}
+        return {"amqp_url_info": amqp_url_info, "amqp_tls": amqp_tls, "amqp_vhosts": amqp_vhosts}

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleUndefinedVariable
 from ansible.module_utils.parsing.convert_bool import boolean
 from jinja2 import Undefined, UndefinedError
-from ansible_collections.galaxy_ops.pulsar.plugins.filter.broker import amqp_tls
+from ansible_collections.galaxy_ops.pulsar.plugins.filter.broker import amqp_tls, amqp_vhosts
 
 # The pulsar role's defaults that decide where a host stages jobs
 # (roles/pulsar/defaults/main.yml; a unit test keeps them equal).
@@ -90,35 +90,165 @@ def pulsar_endpoint_from_inputs(hv):
     }
 
 
+def pulsar_destination_id(host, hv):
+    """A host's destination id: its pulsar_destination_id, else its inventory name with every character other than
+    a letter, digit or _ made _. It names the Galaxy environment, the TPV destination and the host's queue prefix
+    when it shares a broker, so it must not change when other hosts come or go."""
+    given = hv.get("pulsar_destination_id")
+    return str(given) if given else re.sub(r"[^A-Za-z0-9_]", "_", str(host))
+
+
+def _endpoint(hv):
+    """What the pulsar role published for a host (pulsar_endpoint) when it ran on it, else the same from its inputs."""
+    published = hv.get("pulsar_endpoint")
+    return published if isinstance(published, Mapping) and "mode" in published else pulsar_endpoint_from_inputs(hv)
+
+
+def _managers(hv):
+    """(name, type) of the managers a host's app.yml defines; Pulsar's own single _default_ one when none."""
+    managers = _app_value(hv, "managers", None)
+    if not isinstance(managers, Mapping) or not managers:
+        return [("_default_", "queued_python")]
+    return [(str(name), str((conf or {}).get("type", "queued_python")) if isinstance(conf, Mapping) else "")
+            for name, conf in managers.items()]
+
+
+def _queues(mode, prefix, managers):
+    """The queue (AMQP) or topic (relay) name prefixes a Pulsar takes jobs from. AMQP: amqp_key_prefix, which
+    then holds for every manager, else pulsar_ for _default_ and pulsar_<manager>_ for the others. Relay:
+    <relay_topic_prefix>_<topic>_<manager> (no _<manager> for _default_)."""
+    if mode == "mq":
+        return {prefix} if prefix else {"pulsar_" if m == "_default_" else f"pulsar_{m}_" for m, _ in managers}
+    return {f"{prefix}/{m}" for m, _ in managers}
+
+
+def pulsar_fleet(hosts, hostvars):
+    """{host: {id, mode, amqp_key_prefix, relay_topic_prefix, shares, conflicts}} for the Pulsar hosts of an
+    inventory: the pulsar role reads its host's entry for app.yml, pulsar_galaxy every entry for Galaxy's side.
+
+    Hosts whose broker URLs name one virtual host (or which use one relay) would take each other's jobs from the
+    same queues. Each such host gets its own prefix, unless it set one: amqp_key_prefix pulsar_<id>_ (not for a
+    host with several managers: the one key prefix would put them all on one queue, so their names keep them
+    apart), relay_topic_prefix <id>. A host alone on its broker keeps Pulsar's default names, those a
+    hand-written Galaxy config (the GTN tutorial's) expects. conflicts: what still takes jobs from another host's
+    queues, in words."""
+    hosts = list(hosts or [])
+    fleet = {}
+    for host in hosts:
+        hv = hostvars[host]
+        endpoint = _endpoint(hv)
+        mode = endpoint["mode"]
+        entry = {"id": pulsar_destination_id(host, hv), "mode": mode, "amqp_key_prefix": "",
+                 "relay_topic_prefix": "", "shares": [], "conflicts": []}
+        if mode == "mq":
+            entry["_space"] = set(amqp_vhosts(endpoint["message_queue_url"]))
+            explicit = _app_value(hv, "amqp_key_prefix", "") or ""
+        elif mode == "relay":
+            entry["_space"] = {str(endpoint["relay_url"]).lower()}
+            explicit = endpoint.get("relay_topic_prefix") or ""
+        else:
+            entry["_space"] = set()
+            explicit = ""
+        entry["_explicit"] = str(explicit)
+        entry["_managers"] = _managers(hv) if mode != "rest" else []
+        fleet[host] = entry
+    for host, entry in fleet.items():
+        entry["shares"] = [other for other, o in fleet.items() if other != host and o["mode"] == entry["mode"]
+                           and entry["_space"] & o["_space"]]
+        prefix = entry["_explicit"]
+        if not prefix and entry["shares"] and (entry["mode"] == "relay" or len(entry["_managers"]) == 1):
+            prefix = f"pulsar_{entry['id']}_" if entry["mode"] == "mq" else entry["id"]
+        if entry["mode"] == "mq":
+            entry["amqp_key_prefix"] = prefix
+        elif entry["mode"] == "relay":
+            entry["relay_topic_prefix"] = prefix
+        entry["_queues"] = _queues(entry["mode"], prefix, entry["_managers"]) if entry["mode"] != "rest" else set()
+    order = list(fleet)
+    for host, entry in fleet.items():
+        if entry["mode"] == "mq" and entry["_explicit"] and len(entry["_managers"]) > 1:
+            entry["conflicts"].append(f"{host}: amqp_key_prefix {entry['_explicit']} puts its managers "
+                                      f"{', '.join(m for m, _ in entry['_managers'])} on one queue")
+        for other in [o for o in entry["shares"] if order.index(o) > order.index(host)]:  # each pair once
+            same = sorted(entry["_queues"] & fleet[other]["_queues"])
+            if same:
+                entry["conflicts"].append(f"{host} and {other} take jobs from one broker under the same "
+                                          f"queue prefix ({', '.join(same)}): give them distinct "
+                                          + ("amqp_key_prefix values" if entry["mode"] == "mq"
+                                             else "pulsar_relay_topic_prefix values"))
+    for entry in fleet.values():
+        for key in [k for k in entry if k.startswith("_")]:
+            del entry[key]
+    return fleet
+
+
+def pulsar_fleet_conflicts(fleet):
+    """Every conflict of pulsar_fleet's entries, each once."""
+    return list(dict.fromkeys(c for entry in (fleet or {}).values() for c in entry["conflicts"]))
+
+
+# Pulsar's manager types that run a job on the Pulsar host itself.
+LOCAL_MANAGERS = ("queued_python", "unqueued")
+
+
+def _limits(hv):
+    """TPV's max_accepted_cores/_mem for a host that runs its jobs itself, from its facts when they were
+    gathered; none for one that hands them to a cluster (its own cores say nothing of the cluster's)."""
+    if any(kind not in LOCAL_MANAGERS for _, kind in _managers(hv)):
+        return {}
+    limits = {}
+    cores, memory = hv.get("ansible_processor_vcpus"), hv.get("ansible_memtotal_mb")
+    if isinstance(cores, int) and cores > 0:
+        limits["max_accepted_cores"] = cores
+    if isinstance(memory, int) and memory > 0:
+        limits["max_accepted_mem"] = round(memory / 1024, 1)
+    return limits
+
+
+def _merged(base, override):
+    """base with override merged in, mappings recursively, anything else replaced."""
+    out = dict(base)
+    for key, value in (override or {}).items():
+        out[key] = _merged(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) \
+            else value
+    return out
+
+
 def pulsar_destinations(hosts, hostvars):
-    """One destination per Pulsar host.
+    """One destination per Pulsar host, with the id pulsar_destination_id gives it.
 
     Where the pulsar role ran on the host in this run, from what it computed
     (the pulsar_endpoint fact it sets); else from the host's inputs, read as
     the role reads them (pulsar_endpoint_from_inputs). Relay mode: the relay,
-    its account and the staging directory. Message queue mode: the broker URL
-    and the staging directory. Otherwise REST: https when the host's nginx
-    serves TLS, its server_name when set (else its inventory name), the token.
+    its account, topic prefix and the staging directory. Message queue mode:
+    the broker URL, its key prefix (pulsar_fleet) and the staging directory.
+    Otherwise REST: the URL it listens at (_rest_url), the token. Each also
+    holds "tpv": its TPV destination's limits and scheduling tags (it requires
+    its own id), with the host's pulsar_tpv_destination merged in.
     """
     hosts = list(hosts or [])
+    fleet = pulsar_fleet(hosts, hostvars)
     out = []
     for host in hosts:
         hv = hostvars[host]
-        ident = "pulsar" if len(hosts) == 1 else "pulsar_" + re.sub(r"[^A-Za-z0-9_]", "_", host)
-        published = hv.get("pulsar_endpoint")
-        endpoint = published if isinstance(published, Mapping) and "mode" in published \
-            else pulsar_endpoint_from_inputs(hv)
+        ident = fleet[host]["id"]
+        endpoint = _endpoint(hv)
         if endpoint["mode"] == "relay":
-            out.append({"id": ident, "relay_url": endpoint["relay_url"],
-                        "relay_username": endpoint["relay_username"],
-                        "relay_password": endpoint["relay_password"],
-                        "relay_topic_prefix": endpoint["relay_topic_prefix"],
-                        "jobs_directory": endpoint["staging_directory"]})
+            destination = {"id": ident, "relay_url": endpoint["relay_url"],
+                           "relay_username": endpoint["relay_username"],
+                           "relay_password": endpoint["relay_password"],
+                           "relay_topic_prefix": fleet[host]["relay_topic_prefix"],
+                           "jobs_directory": endpoint["staging_directory"]}
         elif endpoint["mode"] == "mq":
-            out.append({"id": ident, "amqp_url": endpoint["message_queue_url"],
-                        "jobs_directory": endpoint["staging_directory"]})
+            destination = {"id": ident, "amqp_url": endpoint["message_queue_url"],
+                           "jobs_directory": endpoint["staging_directory"]}
+            if fleet[host]["amqp_key_prefix"]:
+                destination["amqp_key_prefix"] = fleet[host]["amqp_key_prefix"]
         else:
-            out.append({"id": ident, "url": _rest_url(host, hv), "private_token": endpoint["private_token"]})
+            destination = {"id": ident, "url": _rest_url(host, hv), "private_token": endpoint["private_token"]}
+        destination["host"] = host
+        tpv = {**_limits(hv), "scheduling": {"require": [ident]}}
+        destination["tpv"] = _merged(tpv, hv.get("pulsar_tpv_destination") or {})
+        out.append(destination)
     return out
 
 
@@ -150,10 +280,19 @@ def pulsar_destination_kinds(destinations):
     return kinds
 
 
-def _numbered(keys, prefix):
-    """One id per distinct key, in order: prefix alone when there is one."""
-    unique = list(dict.fromkeys(keys))
-    return {key: prefix if len(unique) == 1 else f"{prefix}_{index}" for index, key in enumerate(unique, 1)}
+def _runner_ids(destinations, key, suffix):
+    """One runner id per distinct key, named after the first destination using it: <id>_mq, <id>_relay. Hosts on
+    one broker have their own queue prefixes and so their own runners: a host's runner keeps its name when others
+    come or go (Galaxy recovers a job through the runner named in its row)."""
+    ids = {}
+    for destination in destinations:
+        ids.setdefault(key(destination), f"{destination['id']}_{suffix}")
+    return ids
+
+
+def _mq_key(destination):
+    """An MQ runner's identity: the broker URL and the queue prefix."""
+    return (destination["amqp_url"], str(destination.get("amqp_key_prefix") or ""))
 
 
 def _relay_key(destination):
@@ -169,13 +308,14 @@ def galaxy_job_config(destinations, settings):
     mq_runner_params, relay_runner_params, destination_params,
     mq_destination_params, amqp_ca_certs (the CA bundle on the Galaxy host
     that a TLS broker's certificate is checked against: see broker.amqp_tls).
-    One MQ runner per broker URL (two runners on one status queue would each
-    see part of the updates); one relay runner per relay account and topic
-    prefix (Galaxy's relay credentials are runner parameters).
+    One MQ runner per broker URL and queue prefix (two runners on one status
+    queue would each see part of the updates); one relay runner per relay
+    account and topic prefix (Galaxy's relay credentials are runner
+    parameters). Runner ids: _runner_ids.
     """
     kinds = pulsar_destination_kinds(destinations)
-    mq_ids = _numbered([d["amqp_url"] for d in kinds["mq"]], "pulsar_mq")
-    relay_ids = _numbered([_relay_key(d) for d in kinds["relay"]], "pulsar_relay")
+    mq_ids = _runner_ids(kinds["mq"], _mq_key, "mq")
+    relay_ids = _runner_ids(kinds["relay"], _relay_key, "relay")
     workers = settings["runner_workers"]
 
     runners = [{"id": "local", "load": LOCAL_RUNNER, "workers": settings["local_workers"], "params": {}}]
@@ -183,12 +323,13 @@ def galaxy_job_config(destinations, settings):
         runners.append({"id": "pulsar", "load": REST_RUNNER, "workers": workers,
                         "params": {"transport_timeout": settings["transport_timeout"]}})
     mq_params = settings.get("mq_runner_params", {})
-    for url, ident in mq_ids.items():
+    for (url, prefix), ident in mq_ids.items():
         # Galaxy's runner takes no server_hostname: it checks the chain, not the name.
         tls = amqp_tls(url, settings.get("amqp_ca_certs", ""), mq_params, server_hostname=False)
-        runners.append({"id": ident, "load": MQ_RUNNER, "workers": workers,
-                        "params": {"amqp_url": tls["url"], "galaxy_url": settings["galaxy_url"],
-                                   **tls["params"], **mq_params}})
+        params = {"amqp_url": tls["url"], "galaxy_url": settings["galaxy_url"], **tls["params"], **mq_params}
+        if prefix:
+            params["amqp_key_prefix"] = prefix
+        runners.append({"id": ident, "load": MQ_RUNNER, "workers": workers, "params": params})
     for (url, username, prefix, password), ident in relay_ids.items():
         params = {"relay_url": url, "relay_username": username, "relay_password": password}
         if prefix:
@@ -206,7 +347,7 @@ def galaxy_job_config(destinations, settings):
             params = {"url": destination.get("url", ""), "private_token": destination.get("private_token", ""),
                       **common}
         else:
-            runner = mq_ids[destination["amqp_url"]] if kind == "mq" else relay_ids[_relay_key(destination)]
+            runner = mq_ids[_mq_key(destination)] if kind == "mq" else relay_ids[_relay_key(destination)]
             params = {"jobs_directory": destination.get("jobs_directory", ""), **common, **queued}
         params.update(destination.get("params") or {})
         environments.append({"id": destination["id"], "runner": runner, "params": params})
@@ -239,6 +380,35 @@ def galaxy_job_conf_document(job_config, default_destination, tool_destinations)
     return doc
 
 
+def galaxy_tpv_destinations(job_config, destinations):
+    """TPV's destinations for the Pulsar environments of job_config (galaxy_job_config's): each with its runner,
+    its parameters as Galaxy's environment has them, and its "tpv" entry (limits, scheduling tags: see
+    pulsar_destinations; a destination given by hand without one requires its own id)."""
+    tpv = {d["id"]: d.get("tpv") or {"scheduling": {"require": [d["id"]]}} for d in destinations}
+    out = {}
+    for environment in job_config["environments"]:
+        if environment["id"] in tpv:
+            out[environment["id"]] = {"runner": environment["runner"], **tpv[environment["id"]],
+                                      "params": dict(environment["params"],
+                                                     **(tpv[environment["id"]].get("params") or {}))}
+    return {"destinations": out}
+
+
+def galaxy_destination_index(environments, destinations):
+    """{id: {host, runner, queues}} of the Pulsar environments, without a secret: what names what, for the file
+    that shows in --diff when an id, a runner or a queue prefix changes."""
+    by_id = {d["id"]: d for d in destinations}
+    out = {}
+    for environment in environments:
+        destination = by_id.get(environment["id"], {})
+        kind = _kind(destination)
+        queues = {"mq": str(destination.get("amqp_key_prefix") or "pulsar_ (Pulsar's default)"),
+                  "relay": str(destination.get("relay_topic_prefix") or "(none)"), "rest": "(REST: no queue)"}[kind]
+        out[environment["id"]] = {"host": destination.get("host", "(given in pulsar_galaxy_destinations)"),
+                                  "runner": environment["runner"], "queue_prefix": queues}
+    return out
+
+
 def repeated(items):
     """The items of a list that occur more than once, each once, in order of first occurrence."""
     seen, out = set(), []
@@ -261,6 +431,10 @@ class FilterModule:
     def filters(self):
         return {
             "pulsar_destinations": pulsar_destinations,
+            "pulsar_fleet": pulsar_fleet,
+            "pulsar_fleet_conflicts": pulsar_fleet_conflicts,
+            "galaxy_tpv_destinations": galaxy_tpv_destinations,
+            "galaxy_destination_index": galaxy_destination_index,
             "pulsar_mode": pulsar_mode,
             "pulsar_destination_kinds": pulsar_destination_kinds,
             "galaxy_job_config": galaxy_job_config,

@@ -28,11 +28,16 @@ def test_staging_defaults_are_the_pulsar_roles():
     assert (nginx["pulsar_nginx_http_port"], nginx["pulsar_nginx_https_port"]) == (80, 443)
 
 
-def test_one_rest_host_is_the_pulsar_destination():
+def _bare(destinations):
+    """The destinations without their TPV entries."""
+    return [{k: v for k, v in d.items() if k not in ("tpv", "host")} for d in destinations]
+
+
+def test_one_rest_host_is_a_destination_named_after_it():
     hostvars = {"pulsar.test": {"private_token": "t0ken", "pulsar_nginx_tls": "yes",
                                 "pulsar_nginx_server_name": "pulsar.example.org"}}
-    assert galaxy.pulsar_destinations(["pulsar.test"], hostvars) == [
-        {"id": "pulsar", "url": "https://pulsar.example.org/", "private_token": "t0ken"}]
+    assert _bare(galaxy.pulsar_destinations(["pulsar.test"], hostvars)) == [
+        {"id": "pulsar_test", "url": "https://pulsar.example.org/", "private_token": "t0ken"}]
 
 
 def test_hosts_get_their_mode_and_staging_directory():
@@ -44,14 +49,16 @@ def test_hosts_get_their_mode_and_staging_directory():
                   "pulsar_relay_password": "pw"},
         "rest": {"private_token": "t"},
     }
-    out = galaxy.pulsar_destinations(list(hostvars), hostvars)
-    assert [d["id"] for d in out] == ["pulsar_mq_1", "pulsar_mq_2", "pulsar_relay", "pulsar_rest"]
-    assert out[0] == {"id": "pulsar_mq_1", "amqp_url": "amqp://p:pw@rabbit/pulsar",
+    out = _bare(galaxy.pulsar_destinations(list(hostvars), hostvars))
+    assert [d["id"] for d in out] == ["mq_1", "mq_2", "relay", "rest"]
+    # Two hosts on one broker vhost: each on queues of its own.
+    assert out[0] == {"id": "mq_1", "amqp_url": "amqp://p:pw@rabbit/pulsar", "amqp_key_prefix": "pulsar_mq_1_",
                       "jobs_directory": "/srv/pulsar/files/staging"}
+    assert out[1]["amqp_key_prefix"] == "pulsar_mq_2_"
     assert out[1]["jobs_directory"] == "/scratch/staging"
     assert out[2]["relay_url"] == "https://relay.test"
     assert out[2]["jobs_directory"] == "/opt/pulsar/files/staging"
-    assert out[3] == {"id": "pulsar_rest", "url": "http://rest/", "private_token": "t"}
+    assert out[3] == {"id": "rest", "url": "http://rest/", "private_token": "t"}
 
 
 def test_one_runner_per_broker_and_per_relay_account():
@@ -65,16 +72,16 @@ def test_one_runner_per_broker_and_per_relay_account():
     ]
     config = galaxy.galaxy_job_config(destinations, SETTINGS)
     runners = {r["id"]: r for r in config["runners"]}
-    assert list(runners) == ["local", "pulsar", "pulsar_mq_1", "pulsar_mq_2", "pulsar_relay"]
-    assert runners["pulsar_mq_1"]["params"] == {"amqp_url": "amqp://one", "galaxy_url": "https://galaxy.test",
-                                                "amqp_publish_retry": True}
-    assert runners["pulsar_relay"]["params"] == {"relay_url": "https://r", "relay_username": "u",
+    assert list(runners) == ["local", "pulsar", "a_mq", "b_mq", "d_relay"]
+    assert runners["a_mq"]["params"] == {"amqp_url": "amqp://one", "galaxy_url": "https://galaxy.test",
+                                         "amqp_publish_retry": True}
+    assert runners["d_relay"]["params"] == {"relay_url": "https://r", "relay_username": "u",
                                                  "relay_password": "p w", "relay_topic_prefix": "site",
                                                  "galaxy_url": "https://galaxy.test"}
     assert runners["pulsar"]["params"] == {"transport_timeout": 300}
     envs = {e["id"]: e for e in config["environments"]}
-    assert envs["a"]["runner"] == envs["c"]["runner"] == "pulsar_mq_1"
-    assert envs["b"]["runner"] == "pulsar_mq_2"
+    assert envs["a"]["runner"] == envs["c"]["runner"] == "a_mq"
+    assert envs["b"]["runner"] == "b_mq"
     assert envs["c"]["params"] == {"jobs_directory": "/s", "default_file_action": "copy"}
     assert envs["a"]["params"]["default_file_action"] == "remote_transfer"
     assert envs["e"] == {"id": "e", "runner": "pulsar",
@@ -83,7 +90,7 @@ def test_one_runner_per_broker_and_per_relay_account():
 
 def test_without_rest_destinations_no_rest_runner():
     config = galaxy.galaxy_job_config([{"id": "a", "amqp_url": "amqp://one", "jobs_directory": "/s"}], SETTINGS)
-    assert [r["id"] for r in config["runners"]] == ["local", "pulsar_mq"]
+    assert [r["id"] for r in config["runners"]] == ["local", "a_mq"]
 
 
 def test_tools_go_to_the_first_destination_unless_told():
@@ -99,9 +106,9 @@ def test_relay_credentials_are_text_and_a_broker_url_decides_the_kind():
                      "jobs_directory": "/s"},
                     {"id": "both", "amqp_url": "amqp://one", "relay_url": "https://r", "jobs_directory": "/s"}]
     config = galaxy.galaxy_job_config(destinations, SETTINGS)
-    relay = next(r for r in config["runners"] if r["id"] == "pulsar_relay")
+    relay = next(r for r in config["runners"] if r["id"] == "r_relay")
     assert relay["params"]["relay_username"] == "12345" and relay["params"]["relay_password"] == "67890"
-    assert next(e for e in config["environments"] if e["id"] == "both")["runner"] == "pulsar_mq"
+    assert next(e for e in config["environments"] if e["id"] == "both")["runner"] == "both_mq"
 
 
 def test_token_set_only_in_pulsar_yaml_config_is_galaxys():
@@ -117,8 +124,8 @@ def test_the_endpoint_the_pulsar_role_published_is_used():
                 "relay_url": "", "relay_username": "", "relay_password": "", "relay_topic_prefix": "",
                 "private_token": ""}
     hostvars = {"mq": {"pulsar_endpoint": endpoint, "pulsar_server_dir": "/elsewhere"}}
-    assert galaxy.pulsar_destinations(["mq"], hostvars) == [
-        {"id": "pulsar", "amqp_url": "amqp://p:pw@mq/pulsar", "jobs_directory": "/from/the/role"}]
+    assert _bare(galaxy.pulsar_destinations(["mq"], hostvars)) == [
+        {"id": "mq", "amqp_url": "amqp://p:pw@mq/pulsar", "jobs_directory": "/from/the/role"}]
     rest = dict(endpoint, mode="rest", private_token="role-t0ken")
     hostvars = {"rest": {"pulsar_endpoint": rest, "private_token": "stale"}}
     assert galaxy.pulsar_destinations(["rest"], hostvars)[0]["private_token"] == "role-t0ken"
@@ -219,11 +226,11 @@ def test_the_galaxy_job_config_form_is_the_job_conf_yml_document():
     doc = galaxy.galaxy_job_conf_document(config, "local", tools)
     assert doc["runners"]["local"] == {"load": galaxy.LOCAL_RUNNER, "workers": 4}
     assert doc["runners"]["pulsar"] == {"load": galaxy.REST_RUNNER, "workers": 2, "transport_timeout": 300}
-    assert doc["runners"]["pulsar_mq"]["amqp_url"] == "amqp://one"
+    assert doc["runners"]["mq_mq"]["amqp_url"] == "amqp://one"
     assert doc["execution"]["default"] == "local"
     assert doc["execution"]["environments"]["pulsar"] == {
         "runner": "pulsar", "url": "http://p/", "private_token": "t", "default_file_action": "transfer"}
-    assert doc["execution"]["environments"]["mq"]["runner"] == "pulsar_mq"
+    assert doc["execution"]["environments"]["mq"]["runner"] == "mq_mq"
     assert doc["tools"] == [{"id": "bwa", "environment": "pulsar"}, {"id": "x", "environment": "mq"}]
     assert "tools" not in galaxy.galaxy_job_conf_document(config, "local", [])
 
@@ -260,3 +267,142 @@ def test_the_rest_url_is_where_the_host_listens(hv, url):
 def test_tls_is_read_as_the_roles_bool_filter_reads_it(value, url):
     hostvars = {"p1": {"private_token": "t", **({} if value is None else {"pulsar_nginx_tls": value})}}
     assert galaxy.pulsar_destinations(["p1"], hostvars)[0]["url"] == url
+
+
+def _job_config(hosts, hostvars):
+    return galaxy.galaxy_job_config(galaxy.pulsar_destinations(hosts, hostvars), SETTINGS)
+
+
+def _ids(config):
+    return ([r["id"] for r in config["runners"]],
+            {e["id"]: e["runner"] for e in config["environments"]})
+
+
+def test_ids_do_not_depend_on_how_many_hosts_there_are():
+    """Adding a host renames nothing Galaxy knows: tool routing, TPV and the jobs Galaxy recovers by destination
+    and runner keep working."""
+    hostvars = {"mq-a.site": {"pulsar_message_queue_url": "amqp://p:pw@rabbit/pulsar"},
+                "rest-b": {"private_token": "t"},
+                "relay-c": {"pulsar_relay_url": "https://relay.test", "pulsar_relay_username": "u",
+                            "pulsar_relay_password": "pw"},
+                "mq-d": {"pulsar_message_queue_url": "amqp://p:pw@other/pulsar"}}
+    alone = _ids(_job_config(["mq-a.site"], hostvars))
+    assert alone == (["local", "mq_a_site_mq"], {"local": "local", "mq_a_site": "mq_a_site_mq"})
+    three = _ids(_job_config(["mq-a.site", "rest-b", "relay-c"], hostvars))
+    four = _ids(_job_config(["mq-a.site", "rest-b", "relay-c", "mq-d"], hostvars))
+    assert three[1] == {"local": "local", "mq_a_site": "mq_a_site_mq", "rest_b": "pulsar", "relay_c": "relay_c_relay"}
+    assert four[1] == dict(three[1], mq_d="mq_d_mq")
+    assert set(three[0]) < set(four[0])
+
+
+def test_a_hosts_own_id_is_used_everywhere():
+    hostvars = {"pulsar.test": {"pulsar_message_queue_url": "amqp://rabbit/", "pulsar_destination_id": "pulsar"},
+                "other": {"pulsar_message_queue_url": "amqp://rabbit//"}}
+    # pulsar_destination_id: pulsar gives the ids of one host before ids were stable (pulsar, pulsar_mq).
+    assert _ids(_job_config(["pulsar.test"], hostvars)) == (["local", "pulsar_mq"],
+                                                            {"local": "local", "pulsar": "pulsar_mq"})
+    out = galaxy.pulsar_destinations(["pulsar.test", "other"], hostvars)
+    assert [(d["id"], d["amqp_key_prefix"]) for d in out] == [("pulsar", "pulsar_pulsar_"), ("other", "pulsar_other_")]
+
+
+@pytest.mark.parametrize("second", [
+    "amqp://other:secret@RABBIT:5672/pulsar?heartbeat=30",  # another account, the host's case, the default port
+    "amqp://p:pw@elsewhere/x;amqp://p:pw@rabbit/pulsar",  # a failover list naming it
+])
+def test_hosts_on_one_broker_vhost_get_queues_and_runners_of_their_own(second):
+    hostvars = {"a": {"pulsar_message_queue_url": "amqp://p:pw@rabbit/pulsar"},
+                "b": {"pulsar_yaml_config": {"message_queue_url": second}},
+                "c": {"pulsar_message_queue_url": "amqp://p:pw@rabbit/galaxy2"}}  # another vhost: alone
+    fleet = galaxy.pulsar_fleet(list(hostvars), hostvars)
+    assert {h: (e["amqp_key_prefix"], e["shares"]) for h, e in fleet.items()} == {
+        "a": ("pulsar_a_", ["b"]), "b": ("pulsar_b_", ["a"]), "c": ("", [])}
+    assert galaxy.pulsar_fleet_conflicts(fleet) == []
+    runners = {r["id"]: r["params"] for r in _job_config(list(hostvars), hostvars)["runners"]}
+    assert runners["a_mq"]["amqp_key_prefix"] == "pulsar_a_"
+    assert runners["b_mq"]["amqp_key_prefix"] == "pulsar_b_"
+    assert "amqp_key_prefix" not in runners["c_mq"]  # Pulsar's default queues, as a hand-written Galaxy expects
+
+
+def test_a_prefix_the_admin_set_is_kept_on_both_sides_and_clashes_are_named():
+    hostvars = {"a": {"pulsar_yaml_config": {"message_queue_url": "amqp://rabbit/", "amqp_key_prefix": "site_a_"}},
+                "b": {"pulsar_message_queue_url": "amqp://rabbit/"}}
+    fleet = galaxy.pulsar_fleet(["a", "b"], hostvars)
+    assert (fleet["a"]["amqp_key_prefix"], fleet["b"]["amqp_key_prefix"]) == ("site_a_", "pulsar_b_")
+    assert {r["id"]: r["params"].get("amqp_key_prefix") for r in _job_config(["a", "b"], hostvars)["runners"]
+            if r["id"].endswith("_mq")} == {"a_mq": "site_a_", "b_mq": "pulsar_b_"}
+    hostvars["b"] = {"pulsar_yaml_config": {"message_queue_url": "amqp://rabbit/", "amqp_key_prefix": "site_a_"}}
+    conflicts = galaxy.pulsar_fleet_conflicts(galaxy.pulsar_fleet(["a", "b"], hostvars))
+    assert conflicts == [
+        "a and b take jobs from one broker under the same queue prefix (site_a_): give them distinct "
+        "amqp_key_prefix values"]
+
+
+def test_several_managers_keep_their_own_queue_names():
+    """One amqp_key_prefix holds for every manager of a host: an automatic one would put them on one queue."""
+    two = {"message_queue_url": "amqp://rabbit/", "managers": {"_default_": {}, "big": {"type": "queued_cli"}}}
+    hostvars = {"a": {"pulsar_yaml_config": two}, "b": {"pulsar_message_queue_url": "amqp://rabbit/"}}
+    fleet = galaxy.pulsar_fleet(["a", "b"], hostvars)
+    assert (fleet["a"]["amqp_key_prefix"], fleet["b"]["amqp_key_prefix"]) == ("", "pulsar_b_")
+    assert galaxy.pulsar_fleet_conflicts(fleet) == []
+    hostvars["b"] = {"pulsar_yaml_config": dict(two, managers={"big": {}, "small": {}})}
+    assert galaxy.pulsar_fleet_conflicts(galaxy.pulsar_fleet(["a", "b"], hostvars))[0].startswith(
+        "a and b take jobs from one broker under the same queue prefix (pulsar_big_)")
+    hostvars["a"] = {"pulsar_yaml_config": dict(two, amqp_key_prefix="mine_")}
+    assert galaxy.pulsar_fleet_conflicts(galaxy.pulsar_fleet(["a"], hostvars)) == [
+        "a: amqp_key_prefix mine_ puts its managers _default_, big on one queue"]
+
+
+def test_relay_hosts_on_one_relay_get_topics_of_their_own():
+    relay = {"pulsar_relay_url": "https://relay.test/", "pulsar_relay_username": "u", "pulsar_relay_password": "pw"}
+    hostvars = {"r1": dict(relay), "r2": dict(relay, pulsar_relay_url="https://RELAY.test"),
+                "r3": dict(relay, pulsar_relay_url="https://relay2.test")}
+    out = galaxy.pulsar_destinations(list(hostvars), hostvars)
+    assert [(d["id"], d["relay_topic_prefix"]) for d in out] == [("r1", "r1"), ("r2", "r2"), ("r3", "")]
+    runners = [r["id"] for r in galaxy.galaxy_job_config(out, SETTINGS)["runners"]]
+    assert runners == ["local", "r1_relay", "r2_relay", "r3_relay"]
+    hostvars["r2"]["pulsar_relay_topic_prefix"] = "r1"
+    assert galaxy.pulsar_fleet_conflicts(galaxy.pulsar_fleet(["r1", "r2"], hostvars)) == [
+        "r1 and r2 take jobs from one broker under the same queue prefix (r1/_default_): give them distinct "
+        "pulsar_relay_topic_prefix values"]
+
+
+def test_tpv_destinations_carry_runner_params_limits_and_tags():
+    hostvars = {"mq-a": {"pulsar_message_queue_url": "amqp://rabbit/", "ansible_processor_vcpus": 8,
+                         "ansible_memtotal_mb": 31960},
+                "rest": {"private_token": "t", "ansible_processor_vcpus": 2, "ansible_memtotal_mb": 3931,
+                         "pulsar_tpv_destination": {"max_accepted_cores": 1, "scheduling": {"accept": ["small"]}}},
+                "cluster": {"pulsar_yaml_config": {"message_queue_url": "amqp://other/",
+                                                   "managers": {"_default_": {"type": "queued_cli"}}},
+                            "ansible_processor_vcpus": 4, "ansible_memtotal_mb": 8000},
+                "nofacts": {"private_token": "t2"}}
+    destinations = galaxy.pulsar_destinations(list(hostvars), hostvars)
+    config = galaxy.galaxy_job_config(destinations, SETTINGS)
+    tpv = galaxy.galaxy_tpv_destinations(config, destinations + [{"id": "byhand", "url": "http://x/",
+                                                                  "private_token": "t3"}])["destinations"]
+    assert list(tpv) == ["mq_a", "rest", "cluster", "nofacts"]  # only what Galaxy's config has
+    assert tpv["mq_a"] == {"runner": "mq_a_mq", "max_accepted_cores": 8, "max_accepted_mem": 31.2,
+                           "scheduling": {"require": ["mq_a"]},
+                           "params": {"jobs_directory": "/opt/pulsar/files/staging",
+                                      "default_file_action": "remote_transfer"}}
+    assert tpv["rest"]["max_accepted_cores"] == 1 and tpv["rest"]["max_accepted_mem"] == 3.8
+    assert tpv["rest"]["scheduling"] == {"require": ["rest"], "accept": ["small"]}
+    assert tpv["rest"]["params"]["url"] == "http://rest/" and tpv["rest"]["runner"] == "pulsar"
+    assert "max_accepted_cores" not in tpv["cluster"]  # the cluster's nodes, not the submit host, run the jobs
+    assert "max_accepted_cores" not in tpv["nofacts"] and tpv["nofacts"]["scheduling"] == {"require": ["nofacts"]}
+    config = galaxy.galaxy_job_config(destinations + [{"id": "byhand", "url": "http://x/", "private_token": "t3"}],
+                                      SETTINGS)
+    assert galaxy.galaxy_tpv_destinations(config, destinations + [
+        {"id": "byhand", "url": "http://x/", "private_token": "t3"}])["destinations"]["byhand"]["scheduling"] == {
+        "require": ["byhand"]}
+
+
+def test_the_index_names_hosts_runners_and_queues_without_secrets():
+    hostvars = {"a": {"pulsar_message_queue_url": "amqp://u:secret@rabbit/"},
+                "b": {"pulsar_message_queue_url": "amqp://u:secret@rabbit/"}, "r": {"private_token": "secret"}}
+    destinations = galaxy.pulsar_destinations(list(hostvars), hostvars)
+    index = galaxy.galaxy_destination_index(galaxy.galaxy_job_config(destinations, SETTINGS)["environments"][1:],
+                                            destinations)
+    assert index == {"a": {"host": "a", "runner": "a_mq", "queue_prefix": "pulsar_a_"},
+                     "b": {"host": "b", "runner": "b_mq", "queue_prefix": "pulsar_b_"},
+                     "r": {"host": "r", "runner": "pulsar", "queue_prefix": "(REST: no queue)"}}
+    assert "secret" not in repr(index)
