@@ -154,11 +154,12 @@ def ansible_playbook():
     """Run a playbook against the scenario's inventory from the controller,
     with the shared test vars plus ``extra_vars`` (highest precedence);
     ``executable`` another ansible-playbook (e.g. the oldest ansible-core's), ``inventory``
-    another inventory (the scenario's by default)."""
+    another inventory, or a list of inventory sources (the scenario's by default)."""
 
     def run(playbook, extra_vars=None, *args, executable="ansible-playbook", inventory=None):
+        sources = inventory if isinstance(inventory, list) else [inventory or os.environ["MOLECULE_INVENTORY_FILE"]]
         return subprocess.run(
-            [executable, "-i", str(inventory or os.environ["MOLECULE_INVENTORY_FILE"]), str(playbook),
+            [executable, *(arg for source in sources for arg in ("-i", str(source))), str(playbook),
              "-e", f"@{MOLECULE_DIR / 'test_vars.yml'}", "-e", json.dumps(extra_vars or {}), *args],
             capture_output=True, text=True, env=os.environ, timeout=900, check=False,
         )

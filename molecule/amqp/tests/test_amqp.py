@@ -1,19 +1,42 @@
-"""The current GTN tutorial's inventory (examples/amqp): Pulsar over AMQP with TLS in galaxyproject.pulsar's
-layout; Galaxy sends real jobs through a TLS-only RabbitMQ, also after a broker restart; both check the
-broker's certificate."""
+"""The current GTN tutorial's inventory (examples/amqp): two Pulsar hosts over AMQP with TLS on one broker vhost
+in galaxyproject.pulsar's layout; Galaxy sends real jobs through a TLS-only RabbitMQ, also after a broker restart,
+tools routed by TPV to the host they name; both sides check the broker's certificate. A third, REST, host joins
+the inventory last and changes nothing of the first two."""
 
 import json
+import os
+import re
+import time
 
 import pytest
 import yaml
 
-from conftest import FILES, group_host
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+from conftest import FILES, MOLECULE_DIR, group_host
 
 testinfra_hosts = ["pulsarservers"]
 
 PASSWORD = "molecule-amqp-password-0123456789"  # molecule/test_vars.yml
 ROOT = "/mnt/pulsar"  # pulsar_root of examples/amqp
 PLUGINS = {"core", "cpuinfo", "meminfo", "uname", "hostname"}  # galaxy_job_metrics_plugins of examples/amqp
+JOB_CONF = "/srv/galaxy/config/job_conf.yml"
+INDEX = "/srv/galaxy/config/pulsar_destinations.yml"  # pulsar_galaxy's, next to the job configuration
+TPV = "/srv/galaxy/config/tpv_pulsar_destinations.yml"
+
+
+def _hosts(group):
+    return AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts(group)
+
+
+MQ1 = next(h for h in _hosts("pulsarservers") if h.startswith("mq-pulsar-"))
+MQ2 = next(h for h in _hosts("pulsarservers") if h.startswith("mq-pulsar2-"))
+REST = _hosts("later_pulsarservers")[0]
+
+
+def ident(name):
+    """A host's destination id: its inventory name, made of letters, digits and _ (no pulsar_destination_id)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +127,7 @@ def test_galaxy_checks_the_certificate(galaxy, rogue_listeners):
     """Galaxy's runner (its pulsar client library, the job configuration's parameters): the broker passes,
     another CA's certificate is refused. Galaxy 26.1 takes no server_hostname: the name goes unchecked."""
     path, python = "/srv/galaxy/config/job_conf.yml", "/srv/galaxy/venv/bin/python"
-    runner = yaml.safe_load(galaxy.file(path).content_string)["runners"]["pulsar_mq"]
+    runner = yaml.safe_load(galaxy.file(path).content_string)["runners"][ident(MQ1) + "_mq"]
     assert "ssl=" not in runner["amqp_url"] and runner["amqp_connect_ssl_cert_reqs"] == "CERT_REQUIRED"
     assert probe(galaxy, "galaxy", 5671, path, python) == "connected"
     rogue = probe(galaxy, "galaxy", 5673, path, python)
@@ -112,17 +135,18 @@ def test_galaxy_checks_the_certificate(galaxy, rogue_listeners):
 
 
 def test_galaxy_job_over_amqp_with_pulsars_metrics(galaxy_job):
-    result = galaxy_job.passes("pulsar_checksum", "mq-pulsar-")  # 10 MiB staged in and out
-    assert result["runner"] == "pulsar_mq", result
+    result = galaxy_job.passes("pulsar_checksum", MQ1)  # 10 MiB staged in and out
+    assert result["runner"] == ident(MQ1) + "_mq", result
     assert PLUGINS <= set(result["metrics"]), result["metrics"]
-    assert result["metrics"]["hostname"]["hostname"].startswith("mq-pulsar-"), result["metrics"]
+    assert result["metrics"]["hostname"]["hostname"] == MQ1, result["metrics"]
 
 
-def test_job_after_broker_restart(host, broker, galaxy_job):
+def test_job_after_broker_restart(broker, galaxy_job):
+    host = group_host("pulsarservers", _hosts("pulsarservers").index(MQ1))
     since = host.check_output("date +%s")
     broker.run_test("systemctl restart rabbitmq-server")
     assert broker.service("rabbitmq-server").is_running
-    galaxy_job.passes("pulsar_checksum", "mq-pulsar-")
+    galaxy_job.passes("pulsar_checksum", MQ1)
     # Pulsar saw the broker go away and reconnected by itself, without a restart.
     journal = host.check_output(f"journalctl -u pulsar --no-pager --since @{since}")
     assert "will retry" in journal
@@ -137,22 +161,110 @@ def test_an_acknowledgement_that_does_nothing_is_named(ansible_playbook):
     assert run.returncode == 0, run.stdout + run.stderr
     report = run.stdout.split("Report MQ runners whose acknowledgements do nothing")[1].split("TASK [")[0]
     report = " ".join(report.split())  # as the callback wraps it
-    assert "WARNING: amqp_acknowledge is set on the MQ runners" in report and "pulsar_mq" in report, report
+    assert "WARNING: amqp_acknowledge is set on the MQ runners" in report and ident(MQ1) + "_mq" in report, report
 
 
-def test_galaxy_job_conf_from_the_inventory(galaxy, pulsar):
+def test_galaxy_job_conf_from_the_inventory(host, galaxy, pulsar):
     """Parsed, not grepped: the MQ runner and destination pulsar_galaxy wrote from the Pulsar host's variables
     and the tutorial's runner and destination parameters."""
     job_conf = galaxy.file("/srv/galaxy/config/job_conf.yml")
     assert (job_conf.user, job_conf.group, job_conf.mode) == ("root", "galaxy", 0o640)
     conf = yaml.safe_load(job_conf.content_string)
-    runner = conf["runners"]["pulsar_mq"]
+    runner = conf["runners"][ident(host.backend.get_hostname()) + "_mq"]
     assert runner["load"] == "galaxy.jobs.runners.pulsar:PulsarMQJobRunner"
     assert runner["amqp_url"] == pulsar["app_config"]["message_queue_url"]
     assert runner["galaxy_url"].startswith("http://mq-galaxy-")
     assert (runner["amqp_acknowledge"], runner["amqp_publish_retry_max_retries"]) == (True, 60)
-    destination = conf["execution"]["environments"]["pulsar"]
-    assert destination["runner"] == "pulsar_mq"
+    destination = conf["execution"]["environments"][ident(host.backend.get_hostname())]
+    assert destination["runner"] == ident(host.backend.get_hostname()) + "_mq"
     assert destination["jobs_directory"] == f"{ROOT}/files/staging" == pulsar["dirs"]["staging"]
     assert destination["default_file_action"] == "remote_transfer" and destination["transport"] == "curl"
     assert "pulsar" not in conf["runners"]  # no REST runner without a REST host
+
+
+def test_each_pulsar_on_the_shared_vhost_has_queues_of_its_own(host, pulsar, broker, galaxy):
+    """Both hosts take jobs from one vhost: each consumes its own setup queue (pulsar_<id>_), and Galaxy's runner for
+    it uses the same prefix, so a job routed to one cannot be taken by the other."""
+    name = host.backend.get_hostname()
+    prefix = f"pulsar_{ident(name)}_"
+    assert pulsar["app_config"]["amqp_key_prefix"] == prefix
+    runner = yaml.safe_load(galaxy.file(JOB_CONF).content_string)["runners"][ident(name) + "_mq"]
+    assert runner["amqp_key_prefix"] == prefix
+    queues = dict(line.split("\t") for line in broker.check_output(
+        "rabbitmqctl -q list_queues -p /pulsar/galaxy_au --no-table-headers name consumers").splitlines())
+    assert queues[f"{prefix}_setup"] == "1", queues  # Pulsar's consumer, on this host's queue alone
+    assert "pulsar__setup" not in queues, queues  # nobody on Pulsar's default queue
+
+
+@pytest.mark.parametrize("tool_id, ran_on", [("tpv_checksum_mq1", MQ1), ("tpv_checksum_mq2", MQ2)])
+def test_tpv_sends_each_tool_to_the_host_it_names(galaxy_job, tool_id, ran_on):
+    """TPV (3.3, in Galaxy's venv) reads pulsar_galaxy's destinations file: the tool requiring a host's tag ran
+    there (its output names the host that computed it), with that host's runner and staging directory."""
+    result = galaxy_job.passes(tool_id, ran_on)
+    assert result["runner"] == ident(ran_on) + "_mq", result
+    assert result["metrics"]["hostname"]["hostname"] == ran_on, result["metrics"]
+
+
+def test_the_tpv_destinations_file(galaxy):
+    tpv = galaxy.file(TPV)
+    assert (tpv.user, tpv.group, tpv.mode) == ("root", "galaxy", 0o640)
+    destinations = yaml.safe_load(tpv.content_string)["destinations"]
+    assert set(destinations) == {ident(MQ1), ident(MQ2)}
+    for name in (MQ1, MQ2):
+        destination = destinations[ident(name)]
+        assert destination["runner"] == ident(name) + "_mq"
+        assert destination["scheduling"] == {"require": [ident(name)]}
+        assert destination["params"]["jobs_directory"] == f"{ROOT}/files/staging"
+        # The host's own cores and memory (gathered by pulsar_galaxy: the pulsar play gathers only min).
+        cores = int(group_host("pulsarservers", _hosts("pulsarservers").index(name)).check_output("nproc"))
+        assert destination["max_accepted_cores"] == cores and destination["max_accepted_mem"] > 1
+
+
+def test_a_third_host_leaves_the_others_alone(ansible_playbook, galaxy, galaxy_job, tmp_path):
+    """A REST Pulsar joins the inventory: the pulsar play changes nothing on the two MQ hosts, their ids, runners
+    and queue prefixes stay (the id index shows no change for them), a job running on the first host while Galaxy
+    restarts with the new configuration finishes there, and TPV sends the new host's tool to it."""
+    before = yaml.safe_load(galaxy.file(INDEX).content_string)
+    assert set(before) == {ident(MQ1), ident(MQ2)}
+    extra = tmp_path / "third.ini"
+    extra.write_text(f"[pulsarservers]\n{REST}\n")
+    inventory = [os.environ["MOLECULE_INVENTORY_FILE"], extra]
+    run = ansible_playbook("galaxy_ops.pulsar.pulsar", {}, inventory=inventory)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    recap = {line.split()[0]: line for line in run.stdout.split("PLAY RECAP")[1].splitlines() if ":" in line}
+    for name in (MQ1, MQ2):
+        assert "changed=0" in recap[name], recap[name]
+    assert "changed=0" not in recap[REST], recap[REST]
+
+    # A job on the first host that is still running when Galaxy restarts.
+    src = "/var/tmp/input-10mb.txt"  # made by the galaxy_job fixture
+    galaxy.run_test("systemctl reset-failed molecule-slow-job || true")
+    galaxy.run_test(f"systemd-run --unit=molecule-slow-job -p StandardOutput=file:/var/tmp/slow-job.json "
+                    f"/srv/galaxy/venv/bin/python /usr/local/bin/molecule-galaxy-job.py tpv_slow_mq1 {src} 900")
+    mq1 = group_host("pulsarservers", _hosts("pulsarservers").index(MQ1))
+    deadline = time.monotonic() + 300
+    while mq1.run("pgrep -f 'slee[p] 120'").rc != 0:
+        assert time.monotonic() < deadline, "the slow job never started on " + MQ1
+        time.sleep(2)
+    restarted = galaxy.check_output("systemctl show -p ActiveEnterTimestampMonotonic --value galaxy")
+    run = ansible_playbook(MOLECULE_DIR / "amqp" / "galaxy_play.yml", {}, inventory=inventory)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    assert galaxy.check_output("systemctl show -p ActiveEnterTimestampMonotonic --value galaxy") != restarted
+    assert mq1.run("pgrep -f 'slee[p] 120'").rc == 0, "the job must still be running after Galaxy's restart"
+
+    after = yaml.safe_load(galaxy.file(INDEX).content_string)
+    assert {k: after[k] for k in before} == before
+    assert after[ident(REST)] == {"host": REST, "runner": "pulsar", "queue_prefix": "(REST: no queue)"}
+
+    deadline = time.monotonic() + 600
+    while galaxy.run("systemctl is-active molecule-slow-job").stdout.strip() in ("active", "activating"):
+        assert time.monotonic() < deadline, "the slow job did not end"
+        time.sleep(5)
+    result = json.loads(galaxy.file("/var/tmp/slow-job.json").content_string)
+    assert result["state"] == "ok" and result["output"].split()[2] == MQ1, result
+    assert result["runner"] == ident(MQ1) + "_mq", result
+
+    rest = json.loads(galaxy.check_output(
+        f"/srv/galaxy/venv/bin/python /usr/local/bin/molecule-galaxy-job.py tpv_checksum_rest {src} 600"))
+    assert rest["state"] == "ok" and rest["output"].split()[2] == REST, rest
+    assert rest["runner"] == "pulsar" and rest["url"] == f"http://{REST}/", rest
