@@ -170,11 +170,12 @@ def pulsar_fleet(hosts, hostvars):
                                       f"{', '.join(m for m, _ in entry['_managers'])} on one queue")
         for other in [o for o in entry["shares"] if order.index(o) > order.index(host)]:  # each pair once
             same = sorted(entry["_queues"] & fleet[other]["_queues"])
-            if same:
-                entry["conflicts"].append(f"{host} and {other} take jobs from one broker under the same "
-                                          f"queue prefix ({', '.join(same)}): give them distinct "
-                                          + ("amqp_key_prefix values" if entry["mode"] == "mq"
-                                             else "pulsar_relay_topic_prefix values"))
+            if same:  # named on both hosts: each host's own run refuses it
+                conflict = (f"{host} and {other} take jobs from one broker under the same queue prefix "
+                            f"({', '.join(same)}): give them distinct "
+                            + ("amqp_key_prefix values" if entry["mode"] == "mq" else "pulsar_relay_topic_prefix values"))
+                entry["conflicts"].append(conflict)
+                fleet[other]["conflicts"].append(conflict)
     for entry in fleet.values():
         for key in [k for k in entry if k.startswith("_")]:
             del entry[key]

@@ -1,9 +1,16 @@
 """A real Galaxy runs a tool on the deployed Pulsar, through nginx, with the generated job configuration."""
 
+import re
+
 import yaml
 from conftest import group_host, read_pulsar
 
 testinfra_hosts = ["galaxyservers"]
+
+
+def pulsar_id():
+    """The Pulsar host's destination id: its inventory name, made of letters, digits and _."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", group_host("pulsarservers").backend.get_hostname())
 
 
 def test_tool_runs_on_pulsar(host, galaxy_job):
@@ -43,9 +50,9 @@ def test_galaxy_reads_the_galaxy_job_config_form(host):
     assert "job_config_file" not in config
     job_config = config["job_config"]
     assert job_config["runners"]["pulsar"]["load"] == "galaxy.jobs.runners.pulsar:PulsarRESTJobRunner"
-    assert job_config["execution"]["environments"]["pulsar"]["private_token"] == read_pulsar(
+    assert job_config["execution"]["environments"][pulsar_id()]["private_token"] == read_pulsar(
         group_host("pulsarservers"))["token"]
-    assert {"id": "pulsar_checksum", "environment": "pulsar"} in job_config["tools"]
+    assert {"id": "pulsar_checksum", "environment": pulsar_id()} in job_config["tools"]
     assert not host.file("/srv/galaxy/config/job_conf.yml").exists
 
 
@@ -56,9 +63,9 @@ def test_tutorial_job_conf_xml_form(host):
     root = ET.fromstring(host.check_output("cat /srv/galaxy/config/job_conf.xml"))
     plugin = root.find("plugins/plugin[@id='pulsar']")
     assert plugin.get("load") == "galaxy.jobs.runners.pulsar:PulsarRESTJobRunner"
-    dest = root.find("destinations/destination[@id='pulsar']")
+    dest = root.find(f"destinations/destination[@id='{pulsar_id()}']")
     params = {p.get("id"): p.text for p in dest.findall("param")}
     assert params["url"].startswith("http://gx-pulsar-")
     assert params["private_token"] == read_pulsar(group_host("pulsarservers"))["token"]  # the deployed one
     assert [(t.get("id"), t.get("destination")) for t in root.findall("tools/tool")] == [
-        ("bwa", "pulsar"), ("bwa_mem", "pulsar")]
+        ("bwa", pulsar_id()), ("bwa_mem", pulsar_id())]

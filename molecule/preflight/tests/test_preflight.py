@@ -98,6 +98,16 @@ CASES += [
      "pulsar_job_metrics_plugins"),
 ]
 
+# Galaxy's names of this host (issue 18).
+CASES += [
+    ("destination id Galaxy and TPV cannot take", {"pulsar_destination_id": "pulsar.example.org"},
+     "pulsar_destination_id"),
+    ("destination id of Galaxy's local destination", {"pulsar_destination_id": "local"}, "pulsar_destination_id"),
+    ("one queue prefix over several managers", {"pulsar_message_queue_url": "amqp://pulsar:pw@rabbit/pulsar",
+                                               "pulsar_yaml_config": {"amqp_key_prefix": "site_", "managers": {
+                                                   "_default_": {}, "big": {}}}}, "amqp_key_prefix"),
+]
+
 # The relay server's role (playbook galaxy_ops.pulsar.relay on the same host);
 # molecule/test_vars.yml holds valid secrets, each case spoils one.
 RELAY_SERVER_CASES = [
@@ -113,7 +123,7 @@ RELAY_SERVER_CASES = [
 def assert_refused_in_preflight(run, variable):
     out = run.stdout + run.stderr
     assert run.returncode != 0, out
-    last_task = re.findall(r"TASK \[(galaxy_ops\.pulsar\.pulsar(?:_nginx|_relay)? : [^\]]+)\]", out)[-1]
+    last_task = re.findall(r"TASK \[(galaxy_ops\.pulsar\.pulsar(?:_nginx|_relay|_galaxy)? : [^\]]+)\]", out)[-1]
     assert re.search(r": (Validating arguments|Check|Refuse)", last_task), out
     assert variable in out.split(f"TASK [{last_task}]")[-1], out
     assert re.search(r"changed=0\s", out), out
@@ -129,6 +139,34 @@ def test_bad_relay_server_input_refused_before_any_change(ansible_playbook, case
 def test_bad_input_refused_before_any_change(ansible_playbook, case, extra_vars, variable):
     run = ansible_playbook(REPO / "pulsar-playbook.yml", extra_vars)
     assert_refused_in_preflight(run, variable)
+
+
+# Galaxy's side (playbook galaxy_ops.pulsar.galaxy_job_conf, this host as Galaxy's) with two Pulsar hosts that
+# exist only in the inventory: only their variables are read, before anything changes.
+GALAXY_CASES = [
+    ("two Pulsars under one queue prefix on one broker vhost", {}, "same_"),
+    ("a tool routed to no destination", {"pulsar_galaxy_tools": [{"id": "bwa", "destination": "mq_c"}]}, "mq_c"),
+    ("a default destination that does not exist", {"pulsar_galaxy_default_destination": "tpv"},
+     "pulsar_galaxy_default_destination"),
+]
+
+
+@pytest.mark.parametrize("case,extra_vars,message", GALAXY_CASES, ids=[c[0] for c in GALAXY_CASES])
+def test_bad_galaxy_side_refused_before_any_change(host, ansible_playbook, tmp_path, case, extra_vars, message):
+    url = "amqp://u:pw@rabbit:5672/pulsar"
+    prefix_b = "same_" if not extra_vars else "b_"
+    inventory = tmp_path / "galaxy.ini"
+    inventory.write_text(
+        "[pulsarservers]\n"
+        f"""mq-a pulsar_yaml_config='{{"message_queue_url": "{url}", "amqp_key_prefix": "same_"}}'\n"""
+        f"""mq-b pulsar_yaml_config='{{"message_queue_url": "{url}", "amqp_key_prefix": "{prefix_b}"}}'\n"""
+        f"[galaxyservers]\n{host.backend.get_hostname()}\n")
+    run = ansible_playbook("galaxy_ops.pulsar.galaxy_job_conf",
+                           {"pulsar_galaxy_job_conf_path": "/srv/galaxy/job_conf.yml",
+                            "pulsar_galaxy_galaxy_url": "http://galaxy.example.org", **extra_vars},
+                           "--check", inventory=[os.environ["MOLECULE_INVENTORY_FILE"], inventory])
+    assert_refused_in_preflight(run, message)
+    assert "u:pw@" not in run.stdout  # the broker URL's password
 
 
 def test_broker_password_not_shown(ansible_playbook):

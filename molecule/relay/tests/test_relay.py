@@ -28,6 +28,11 @@ def relay():
     return group_host("relayservers")
 
 
+def relay_id():
+    """The relay Pulsar host's destination id: its inventory name, made of letters, digits and _."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", group_host("pulsarservers").backend.get_hostname())
+
+
 def wait_until(check, seconds=90):
     deadline = time.time() + seconds
     while not check():
@@ -105,7 +110,7 @@ def test_secrets_stay_secret(host, relay, pulsar):
 
 def test_galaxy_job_over_relay(galaxy_job):
     result = galaxy_job.passes("pulsar_checksum", "rl-pulsar-")  # computed on the Pulsar host
-    assert result["runner"].startswith("pulsar_relay"), result
+    assert result["runner"] == relay_id() + "_relay", result
 
 
 def test_galaxy_job_conf_from_the_inventory(pulsar):
@@ -113,7 +118,8 @@ def test_galaxy_job_conf_from_the_inventory(pulsar):
     job_conf = group_host("galaxyservers").file("/srv/galaxy/config/job_conf.yml")
     assert (job_conf.user, job_conf.group, job_conf.mode) == ("root", "galaxy", 0o640)
     conf = yaml.safe_load(job_conf.content_string)
-    destination = conf["execution"]["environments"]["pulsar"]
+    destination = conf["execution"]["environments"][relay_id()]
+    assert destination["runner"] == relay_id() + "_relay"
     runner = conf["runners"][destination["runner"]]
     assert runner["load"] == "galaxy.jobs.runners.pulsar:PulsarMQJobRunner"
     assert runner["relay_url"] == pulsar["app_config"]["message_queue_url"]

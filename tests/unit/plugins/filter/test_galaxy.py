@@ -331,7 +331,9 @@ def test_a_prefix_the_admin_set_is_kept_on_both_sides_and_clashes_are_named():
     assert {r["id"]: r["params"].get("amqp_key_prefix") for r in _job_config(["a", "b"], hostvars)["runners"]
             if r["id"].endswith("_mq")} == {"a_mq": "site_a_", "b_mq": "pulsar_b_"}
     hostvars["b"] = {"pulsar_yaml_config": {"message_queue_url": "amqp://rabbit/", "amqp_key_prefix": "site_a_"}}
-    conflicts = galaxy.pulsar_fleet_conflicts(galaxy.pulsar_fleet(["a", "b"], hostvars))
+    fleet = galaxy.pulsar_fleet(["a", "b"], hostvars)
+    assert fleet["a"]["conflicts"] == fleet["b"]["conflicts"]  # each host's own run refuses it
+    conflicts = galaxy.pulsar_fleet_conflicts(fleet)
     assert conflicts == [
         "a and b take jobs from one broker under the same queue prefix (site_a_): give them distinct "
         "amqp_key_prefix values"]
