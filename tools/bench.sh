@@ -207,7 +207,8 @@ TABLE
 
 # Galaxy round trips: a 10 MiB dataset, the same tool sent by a real Galaxy to
 # Pulsar over REST (galaxy scenario), to Galaxy's local runner, to Pulsar
-# over AMQP (amqp scenario) and through pulsar-relay (relay scenario).
+# over AMQP (amqp scenario; routed by the tools section and by TPV) and
+# through pulsar-relay (relay scenario).
 scenario_up() {
     echo "galaxy: converging the $1 scenario"
     molecule destroy -s "$1" >/dev/null 2>&1 || true
@@ -226,12 +227,13 @@ galaxy_jobs() {
 
 bench_galaxy() {
 scenario_up galaxy
-local rest local_runner amqp relay
+local rest local_runner amqp amqp_tpv relay
 rest=$(galaxy_jobs "gx-galaxy-$GOP_SUITE" pulsar_checksum | stats)
 local_runner=$(galaxy_jobs "gx-galaxy-$GOP_SUITE" local_checksum | stats)
 molecule destroy -s galaxy >/dev/null
 scenario_up amqp
 amqp=$(galaxy_jobs "mq-galaxy-$GOP_SUITE" pulsar_checksum | stats)
+amqp_tpv=$(galaxy_jobs "mq-galaxy-$GOP_SUITE" tpv_checksum_mq1 | stats)
 molecule destroy -s amqp >/dev/null
 scenario_up relay
 relay=$(galaxy_jobs "rl-galaxy-$GOP_SUITE" pulsar_checksum | stats)
@@ -241,6 +243,7 @@ table=$(cat <<TABLE
 | --- | --- |
 | via Pulsar over REST (\`PulsarRESTJobRunner\`, through nginx, Galaxy stages inputs and outputs over HTTP) | $rest |
 | via Pulsar over AMQP (\`PulsarMQJobRunner\`, RabbitMQ; Pulsar fetches inputs from and posts outputs to Galaxy) | $amqp |
+| the same, the tool routed by TPV 3.3 (\`pulsar_galaxy\`'s TPV destinations; same host, runner and Galaxy) | $amqp_tpv |
 | via Pulsar through pulsar-relay (\`PulsarMQJobRunner\` with \`relay_url\`, HTTPS long polls through nginx; Pulsar fetches inputs and posts outputs) | $relay |
 | Galaxy's local runner, same tool, same Galaxy | $local_runner |
 TABLE

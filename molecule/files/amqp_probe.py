@@ -2,8 +2,8 @@
 
     amqp_probe.py pulsar|galaxy PORT CONFIG
 
-Run with that client's python: Pulsar's venv (CONFIG its app.yml) or Galaxy's (CONFIG its job_conf.yml, the
-runner pulsar_mq). Uses the client's own Pulsar library code (get_exchange) with the URL and amqp_* options it
+Run with that client's python: Pulsar's venv (CONFIG its app.yml) or Galaxy's (CONFIG its job_conf.yml, its
+first MQ runner). Uses the client's own Pulsar library code (get_exchange) with the URL and amqp_* options it
 was given, the port replaced by PORT. Prints "connected", or "refused: " and the error.
 """
 
@@ -16,7 +16,7 @@ who, port, path = sys.argv[1:4]
 with open(path) as f:
     conf = yaml.safe_load(f)
 if who == "galaxy":
-    conf = conf["runners"]["pulsar_mq"]
+    conf = next(runner for runner in conf["runners"].values() if "amqp_url" in runner)
     url = conf["amqp_url"]
 else:
     url = conf["message_queue_url"]
