@@ -3,6 +3,7 @@
 import configparser
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -21,6 +22,12 @@ def group_host(group, index=0):
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     name = AnsibleRunner(inventory).get_hosts(group)[index]
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
+
+
+def destination_id(name):
+    """The Galaxy destination id of a Pulsar host without pulsar_destination_id: its inventory name, every
+    character other than a letter, digit or _ made _ (plugins/filter/galaxy.py, pulsar_destination_id)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
 def read_pulsar(host):

@@ -29,10 +29,14 @@ def call(method, route, **kwargs):
 
 
 def wait(route, done, seconds):
+    """Poll route until done(its answer) or seconds passed; a Galaxy restarting meanwhile is waited for."""
     deadline = time.monotonic() + seconds
     while True:
-        obj = call("GET", route)
-        if done(obj) or time.monotonic() > deadline:
+        try:
+            obj = call("GET", route)
+        except requests.RequestException:  # Galaxy is restarting (the amqp scenario restarts it mid-job)
+            obj = None
+        if obj is not None and done(obj) or time.monotonic() > deadline:
             return obj
         time.sleep(1)
 

@@ -14,6 +14,7 @@ import yaml
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 from conftest import FILES, MOLECULE_DIR, group_host
+from conftest import destination_id as ident
 
 testinfra_hosts = ["pulsarservers"]
 
@@ -32,11 +33,6 @@ def _hosts(group):
 MQ1 = next(h for h in _hosts("pulsarservers") if h.startswith("mq-pulsar-"))
 MQ2 = next(h for h in _hosts("pulsarservers") if h.startswith("mq-pulsar2-"))
 REST = _hosts("later_pulsarservers")[0]
-
-
-def ident(name):
-    """A host's destination id: its inventory name, made of letters, digits and _ (no pulsar_destination_id)."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
 @pytest.fixture(scope="module")

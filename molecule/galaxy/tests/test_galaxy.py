@@ -1,16 +1,13 @@
 """A real Galaxy runs a tool on the deployed Pulsar, through nginx, with the generated job configuration."""
 
-import re
-
 import yaml
-from conftest import group_host, read_pulsar
+from conftest import destination_id, group_host, read_pulsar
 
 testinfra_hosts = ["galaxyservers"]
 
 
 def pulsar_id():
-    """The Pulsar host's destination id: its inventory name, made of letters, digits and _."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", group_host("pulsarservers").backend.get_hostname())
+    return destination_id(group_host("pulsarservers").backend.get_hostname())
 
 
 def test_tool_runs_on_pulsar(host, galaxy_job):

@@ -9,7 +9,7 @@ import time
 import pytest
 import yaml
 
-from conftest import group_host
+from conftest import destination_id, group_host
 
 testinfra_hosts = ["pulsarservers"]
 
@@ -29,8 +29,7 @@ def relay():
 
 
 def relay_id():
-    """The relay Pulsar host's destination id: its inventory name, made of letters, digits and _."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", group_host("pulsarservers").backend.get_hostname())
+    return destination_id(group_host("pulsarservers").backend.get_hostname())
 
 
 def wait_until(check, seconds=90):

@@ -150,3 +150,16 @@ def test_plain_or_broken_urls_are_left_alone(url):
 def test_a_failover_list_mixing_tls_and_plain_is_refused():
     info = broker.amqp_url_info("amqp://p:pw@mq1:5671/v?ssl=1;amqp://p:pw@mq2:5672/v")
     assert info["problems"] and "TLS" in info["problems"][0] and "pw" not in info["problems"][0]
+
+
+@pytest.mark.parametrize("url, vhosts", [
+    ("pyamqp://galaxy_au:pw@MQ.example.org:5671//pulsar/galaxy_au?ssl=1", ["mq.example.org:5671//pulsar/galaxy_au"]),
+    ("amqp://u:pw@mq.example.org/", ["mq.example.org:5672//"]),
+    ("amqp://u:pw@mq.example.org//", ["mq.example.org:5672//"]),
+    ("amqps://u:pw@mq.example.org/galaxy%2Fpulsar", ["mq.example.org:5671/galaxy/pulsar"]),
+    ("amqp://u:pw@mq.example.org?ssl=1", ["mq.example.org:5671//"]),
+    ("amqp://a:pw@mq1/x;amqp://b:pw@[2001:db8::1]:5673/x", ["mq1:5672/x", "[2001:db8::1]:5673/x"]),
+    ("", []),
+])
+def test_the_vhosts_a_url_names_ignore_accounts_and_spelling(url, vhosts):
+    assert broker.amqp_vhosts(url) == vhosts
