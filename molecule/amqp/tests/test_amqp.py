@@ -261,5 +261,10 @@ def test_a_third_host_leaves_the_others_alone(ansible_playbook, galaxy, galaxy_j
 
     rest = json.loads(galaxy.check_output(
         f"/srv/galaxy/venv/bin/python /usr/local/bin/molecule-galaxy-job.py tpv_checksum_rest {src} 600"))
-    assert rest["state"] == "ok" and rest["output"].split()[2] == REST, rest
+    if rest["state"] != "ok":
+        journal = group_host("later_pulsarservers").run("journalctl -u pulsar --no-pager -n 60").stdout
+        galaxy_log = galaxy.run("journalctl -u galaxy --no-pager -n 80").stdout
+        pytest.fail(json.dumps(rest, indent=1)[:4000] + "\n--- REST Pulsar:\n" + journal
+                    + "\n--- Galaxy:\n" + galaxy_log)
+    assert rest["output"].split()[2] == REST, rest
     assert rest["runner"] == "pulsar" and rest["url"] == f"http://{REST}/", rest
