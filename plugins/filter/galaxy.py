@@ -118,8 +118,8 @@ def _queues(mode, prefix, managers):
     then holds for every manager, else pulsar_ for _default_ and pulsar_<manager>_ for the others. Relay:
     <relay_topic_prefix>_<topic>_<manager> (no _<manager> for _default_)."""
     if mode == "mq":
-        return {prefix} if prefix else {"pulsar_" if m == "_default_" else f"pulsar_{m}_" for m, _ in managers}
-    return {f"{prefix}/{m}" for m, _ in managers}
+        return {prefix} if prefix else {"pulsar_" if m == "_default_" else f"pulsar_{m}_" for m, _kind in managers}
+    return {f"{prefix}/{m}" for m, _kind in managers}
 
 
 def pulsar_fleet(hosts, hostvars):
@@ -167,7 +167,7 @@ def pulsar_fleet(hosts, hostvars):
     for host, entry in fleet.items():
         if entry["mode"] == "mq" and entry["_explicit"] and len(entry["_managers"]) > 1:
             entry["conflicts"].append(f"{host}: amqp_key_prefix {entry['_explicit']} puts its managers "
-                                      f"{', '.join(m for m, _ in entry['_managers'])} on one queue")
+                                      f"{', '.join(m for m, _kind in entry['_managers'])} on one queue")
         for other in [o for o in entry["shares"] if order.index(o) > order.index(host)]:  # each pair once
             same = sorted(entry["_queues"] & fleet[other]["_queues"])
             if same:  # named on both hosts: each host's own run refuses it
@@ -194,7 +194,7 @@ LOCAL_MANAGERS = ("queued_python", "unqueued")
 def _limits(hv):
     """TPV's max_accepted_cores/_mem for a host that runs its jobs itself, from its facts when they were
     gathered; none for one that hands them to a cluster (its own cores say nothing of the cluster's)."""
-    if any(kind not in LOCAL_MANAGERS for _, kind in _managers(hv)):
+    if any(kind not in LOCAL_MANAGERS for _name, kind in _managers(hv)):
         return {}
     limits = {}
     cores, memory = hv.get("ansible_processor_vcpus"), hv.get("ansible_memtotal_mb")

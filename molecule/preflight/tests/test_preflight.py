@@ -103,9 +103,10 @@ CASES += [
     ("destination id Galaxy and TPV cannot take", {"pulsar_destination_id": "pulsar.example.org"},
      "pulsar_destination_id"),
     ("destination id of Galaxy's local destination", {"pulsar_destination_id": "local"}, "pulsar_destination_id"),
-    ("one queue prefix over several managers", {"pulsar_message_queue_url": "amqp://pulsar:pw@rabbit/pulsar",
-                                               "pulsar_yaml_config": {"amqp_key_prefix": "site_", "managers": {
-                                                   "_default_": {}, "big": {}}}}, "amqp_key_prefix"),
+    ("one queue prefix over several managers",
+     {"pulsar_message_queue_url": "amqp://pulsar:pw@rabbit/pulsar",
+      "pulsar_yaml_config": {"amqp_key_prefix": "site_", "managers": {"_default_": {}, "big": {}}}},
+     "amqp_key_prefix"),
 ]
 
 # The relay server's role (playbook galaxy_ops.pulsar.relay on the same host);

@@ -76,8 +76,8 @@ def test_one_runner_per_broker_and_per_relay_account():
     assert runners["a_mq"]["params"] == {"amqp_url": "amqp://one", "galaxy_url": "https://galaxy.test",
                                          "amqp_publish_retry": True}
     assert runners["d_relay"]["params"] == {"relay_url": "https://r", "relay_username": "u",
-                                                 "relay_password": "p w", "relay_topic_prefix": "site",
-                                                 "galaxy_url": "https://galaxy.test"}
+                                            "relay_password": "p w", "relay_topic_prefix": "site",
+                                            "galaxy_url": "https://galaxy.test"}
     assert runners["pulsar"]["params"] == {"transport_timeout": 300}
     envs = {e["id"]: e for e in config["environments"]}
     assert envs["a"]["runner"] == envs["c"]["runner"] == "a_mq"
