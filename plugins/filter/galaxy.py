@@ -273,6 +273,35 @@ def _rest_url(host, hv):
     return f"{'https' if tls else 'http'}://{address}{'' if port == (443 if tls else 80) else f':{port}'}/"
 
 
+def pulsar_destination_problems(destinations):
+    """What each destination lacks for its kind, as "id: ..." (empty when nothing): a REST one an http(s) url and a
+    private_token, an MQ one an amqp://, amqps:// or pyamqp:// URL and an absolute jobs_directory, a relay one an
+    http(s)://host[:port] relay_url, relay_username, relay_password and an absolute jobs_directory."""
+    def absolute(value):
+        return isinstance(value, str) and value.startswith("/")
+
+    out = []
+    for destination in destinations or []:
+        ident, kind, lacks = destination.get("id", "(no id)"), _kind(destination), []
+        if kind == "rest":
+            if not re.match(r"^https?://", str(destination.get("url") or "")):
+                lacks.append("an http(s) url")
+            if not destination.get("private_token"):
+                lacks.append("a private_token")
+        elif kind == "mq":
+            if not re.match(r"^(amqps?|pyamqp)://", str(destination.get("amqp_url") or "")):
+                lacks.append("an amqp://, amqps:// or pyamqp:// amqp_url")
+        else:
+            if not re.match(r"^https?://[^/ ]+/?$", str(destination.get("relay_url") or "")):
+                lacks.append("a relay_url https://host[:port]")
+            lacks += [f"a {key}" for key in ("relay_username", "relay_password") if not destination.get(key)]
+        if kind != "rest" and not absolute(destination.get("jobs_directory")):
+            lacks.append("an absolute jobs_directory")
+        if lacks:
+            out.append(f"{ident} ({kind}) needs {', '.join(lacks)}")
+    return out
+
+
 def pulsar_destination_kinds(destinations):
     """The destinations by kind: {rest: [...], mq: [...], relay: [...]}."""
     kinds = {"rest": [], "mq": [], "relay": []}
@@ -438,6 +467,7 @@ class FilterModule:
             "galaxy_destination_index": galaxy_destination_index,
             "pulsar_mode": pulsar_mode,
             "pulsar_destination_kinds": pulsar_destination_kinds,
+            "pulsar_destination_problems": pulsar_destination_problems,
             "galaxy_job_config": galaxy_job_config,
             "galaxy_tool_destinations": galaxy_tool_destinations,
             "galaxy_job_conf_document": galaxy_job_conf_document,

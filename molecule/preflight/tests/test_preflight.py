@@ -149,6 +149,9 @@ GALAXY_CASES = [
     ("a tool routed to no destination", {"pulsar_galaxy_tools": [{"id": "bwa", "destination": "mq_c"}]}, "mq_c"),
     ("a default destination that does not exist", {"pulsar_galaxy_default_destination": "tpv"},
      "pulsar_galaxy_default_destination"),
+    ("an extra MQ destination without its jobs directory",
+     {"pulsar_galaxy_extra_destinations": [{"id": "mq_big", "amqp_url": "amqp://u:pw@rabbit:5672/pulsar"}]},
+     "mq_big"),
 ]
 
 

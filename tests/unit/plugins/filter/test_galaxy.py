@@ -408,3 +408,14 @@ def test_the_index_names_hosts_runners_and_queues_without_secrets():
                      "b": {"host": "b", "runner": "b_mq", "queue_prefix": "pulsar_b_"},
                      "r": {"host": "r", "runner": "pulsar", "queue_prefix": "(REST: no queue)"}}
     assert "secret" not in repr(index)
+
+
+def test_incomplete_destinations_are_named_with_what_they_lack():
+    destinations = [{"id": "ok", "url": "https://p/", "private_token": "t"}, {"id": "x"},
+                    {"id": "y", "amqp_url": "amqp://r/"}, {"id": "z", "relay_url": "https://r/a", "relay_username": "u"},
+                    {"id": "w", "amqp_url": "amqp://r/", "jobs_directory": "relative"}]
+    assert galaxy.pulsar_destination_problems(destinations) == [
+        "x (rest) needs an http(s) url, a private_token",
+        "y (mq) needs an absolute jobs_directory",
+        "z (relay) needs a relay_url https://host[:port], a relay_password, an absolute jobs_directory",
+        "w (mq) needs an absolute jobs_directory"]
