@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := source tools/env.sh &&
 # Longest first: tools/scenarios.sh runs GOP_LANES (default 2) at a time, in this order.
-SCENARIOS ?= relay galaxy hostile amqp slurm faults default tls preflight
+SCENARIOS ?= amqp relay galaxy hostile slurm faults default tls preflight
 # Debian 13: every scenario but the three with a real Galaxy (the longest, 5-8 min each).
 TRIXIE_SCENARIOS ?= hostile faults slurm default tls preflight
 
