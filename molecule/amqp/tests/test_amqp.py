@@ -195,7 +195,7 @@ def test_each_pulsar_on_the_shared_vhost_has_queues_of_its_own(host, pulsar, bro
 @pytest.mark.parametrize("tool_id, ran_on", [("tpv_checksum_mq1", MQ1), ("tpv_checksum_mq2", MQ2)])
 def test_tpv_sends_each_tool_to_the_host_it_names(galaxy_job, tool_id, ran_on):
     """TPV (3.3, in Galaxy's venv) reads pulsar_galaxy's destinations file: the tool requiring a host's tag ran
-    there (its output names the host that computed it), with that host's runner and staging directory."""
+    there (its output and job metrics name the host that computed it), through that host's runner."""
     result = galaxy_job.passes(tool_id, ran_on)
     assert result["runner"] == ident(ran_on) + "_mq", result
     assert result["metrics"]["hostname"]["hostname"] == ran_on, result["metrics"]
