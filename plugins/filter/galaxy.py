@@ -461,6 +461,7 @@ class FilterModule:
     def filters(self):
         return {
             "pulsar_destinations": pulsar_destinations,
+            "pulsar_destination_id": pulsar_destination_id,
             "pulsar_fleet": pulsar_fleet,
             "pulsar_fleet_conflicts": pulsar_fleet_conflicts,
             "galaxy_tpv_destinations": galaxy_tpv_destinations,
