@@ -48,9 +48,7 @@ UPSTREAM = {
     "pulsar_pycurl_ssl_library": None,
     "pulsar_virtualenv_python": None,
     "pulsar_group": None,
-    "pulsar_log_level": lambda v, given: (
-        None if v in (None, "INFO") or _message_queue(given) else
-        ("warned", f"{v}: applies in message queue and relay mode; in REST mode Pulsar logs at INFO")),
+    "pulsar_log_level": None,
     "pulsar_systemd_runner": lambda v, given: (
         None if not v or (v == "webless" and _message_queue(given)) else
         ("refused", "webless runs Pulsar without its web server, taking jobs from a message queue: set "
