@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -30,11 +31,27 @@ def destination_id(name):
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
+def main_pid(host, service="pulsar"):
+    return host.check_output(f"systemctl show -p MainPID --value {service}")
+
+
+def wait_restarted(host, old_pid, timeout=240, port=None, service="pulsar"):
+    """Wait for a new main process of the service (one that listens on `port` again, when given); its PID."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = main_pid(host, service)
+        if pid not in ("0", old_pid) and host.service(service).is_running and (
+                port is None or host.socket(f"tcp://0.0.0.0:{port}").is_listening):
+            return pid
+        time.sleep(2)
+    raise AssertionError(host.run(f"journalctl -u {service} --no-pager -n 40").stdout)
+
+
 def read_pulsar(host):
     """What the pulsar role deployed, read back from the host (not from our inputs)."""
     unit = host.file("/etc/systemd/system/pulsar.service").content_string
     config_dir = unit.split("PULSAR_CONFIG_DIR=")[1].split('"')[0]
-    venv = unit.split("ExecStart=")[1].split("/bin/pulsar-")[0]
+    venv = unit.split("VIRTUAL_ENV=")[1].split('"')[0]
     ini = configparser.ConfigParser(interpolation=None)
     ini.read_string(host.file(f"{config_dir}/server.ini").content_string)
     server = ini["server:main"] if ini.has_section("server:main") else {}  # none in message queue mode

@@ -137,6 +137,26 @@ def test_galaxy_job_over_amqp_with_pulsars_metrics(galaxy_job):
     assert result["metrics"]["hostname"]["hostname"] == MQ1, result["metrics"]
 
 
+def test_health_and_metrics_see_the_broker_stop(broker):
+    host = group_host("pulsarservers", _hosts("pulsarservers").index(MQ1))
+    up = host.run("pulsar-ops health")
+    assert up.rc == 0 and "takes Pulsar's account" in up.stdout, up.stdout
+    assert PASSWORD not in up.stdout and "galaxy_au:***@" in up.stdout, up.stdout
+    seen = [line for line in host.check_output("pulsar-ops metrics").splitlines()
+            if line.startswith("pulsar_last_contact_timestamp_seconds")]
+    broker.run_test("systemctl stop rabbitmq-server")
+    try:
+        down = host.run("pulsar-ops health")
+        assert down.rc == 1 and "refused or unreachable" in down.stdout, down.stdout
+        metrics = host.check_output("pulsar-ops metrics")
+        assert 'pulsar_up{service="pulsar"} 0' in metrics, metrics
+        assert [line for line in metrics.splitlines()
+                if line.startswith("pulsar_last_contact_timestamp_seconds")] == seen, metrics
+    finally:
+        broker.run_test("systemctl start rabbitmq-server")
+    assert host.run("pulsar-ops health").rc == 0
+
+
 def test_job_after_broker_restart(broker, galaxy_job):
     host = group_host("pulsarservers", _hosts("pulsarservers").index(MQ1))
     since = host.check_output("date +%s")

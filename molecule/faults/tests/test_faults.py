@@ -2,7 +2,7 @@
 
 import time
 
-from conftest import MOLECULE_DIR
+from conftest import MOLECULE_DIR, main_pid, wait_restarted
 
 testinfra_hosts = ["pulsarservers"]
 
@@ -10,19 +10,9 @@ URL = "http://localhost:80"
 CONVERGE = MOLECULE_DIR / "faults" / "converge.yml"
 
 
-def main_pid(host):
-    return host.check_output("systemctl show -p MainPID --value pulsar")
-
-
 def wait_active(host, old_pid, timeout=240):
     """Wait for a new main process that listens again."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pid = main_pid(host)
-        if pid not in ("0", old_pid) and host.socket("tcp://0.0.0.0:8913").is_listening:
-            return pid
-        time.sleep(2)
-    raise AssertionError(host.run("journalctl -u pulsar --no-pager -n 40").stdout)
+    return wait_restarted(host, old_pid, timeout, port=8913)
 
 
 def starts(host, since):
@@ -49,19 +39,99 @@ def test_job_in_flight_survives_restart(host, pulsar_api):
     assert result["output"].strip() == "finished after 20 s"
 
 
+def restart_pending(host):
+    return host.run("systemctl is-active pulsar-restart.service").stdout.strip() in ("active", "activating")
+
+
+def converge(ansible_playbook, **faults):
+    """The scenario's converge on the current release, with faults_* settings; (run, seconds)."""
+    start = time.monotonic()
+    run = ansible_playbook(CONVERGE, {"faults_pulsar_version": "0.16.0", **faults})
+    return run, time.monotonic() - start
+
+
 def test_upgrade_with_job_in_flight(host, pulsar, pulsar_api, pulsar_check, ansible_playbook):
     assert host.check_output(f"{pulsar['dirs']['venv']}/bin/pip show pulsar-app | grep ^Version") == "Version: 0.15.16"
-    rc, job = pulsar_api(URL, "start", 20)
+    rc, job = pulsar_api(URL, "start", 120)  # longer than the upgrade's converge
     assert rc == 0, job
-    since = int(time.time())
+    time.sleep(3)
+    since, old = int(time.time()), main_pid(host)
     run = ansible_playbook(CONVERGE, {"faults_pulsar_version": "0.16.0"})
     assert run.returncode == 0, run.stdout + run.stderr
     assert host.check_output(f"{pulsar['dirs']['venv']}/bin/pip show pulsar-app | grep ^Version") == "Version: 0.16.0"
-    assert starts(host, since) == "1"  # restarted exactly once
+    # The default policy here (queued_python): the restart follows the job.
+    assert "Pulsar restarts by itself once they" in run.stdout, run.stdout
+    wait_active(host, old, 200)
     rc, result = pulsar_api(URL, "collect", job["job_id"])
     assert rc == 0, result
-    assert result["output"].strip() == "finished after 20 s", result
+    assert result["output"].strip() == "finished after 120 s", result
+    time.sleep(10)
+    assert starts(host, since) == "1"  # restarted exactly once
     assert pulsar_check(f"{URL}/").rc == 0
+
+
+def test_no_policy_kills_a_job_of_several_minutes(host, pulsar_api, ansible_playbook):
+    """One 240 s job in flight (longer than the four runs before the last wait) across a config change under
+    defer, wait (timed out) and wait: the first two converges return at once and leave one restart pending,
+    the third waits for the job; Pulsar restarts once, after the job, and the job's output is collected."""
+    rc, job = pulsar_api(URL, "start", 240)
+    assert rc == 0, job
+    time.sleep(3)
+    since, old = int(time.time()), main_pid(host)
+
+    run, seconds = converge(ansible_playbook, faults_log_level="DEBUG")  # defer, the default here
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 job(s) run on" in run.stdout and seconds < 100, (seconds, run.stdout)
+    assert main_pid(host) == old and restart_pending(host)
+
+    check = ansible_playbook(CONVERGE, {"faults_pulsar_version": "0.16.0", "faults_log_level": "DEBUG"},
+                             "--check", "--diff")
+    assert check.returncode == 0 and "changed=0" in check.stdout, check.stdout
+    assert "A restart of pulsar is pending" in check.stdout, check.stdout
+
+    run, seconds = converge(ansible_playbook, faults_log_level="WARNING", faults_restart_policy="wait",
+                            faults_restart_wait_timeout=5)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 job(s) run on" in run.stdout, run.stdout  # the wait timed out: deferred again
+    assert main_pid(host) == old and restart_pending(host)
+
+    assert host.check_output("pulsar-ops running") == "1"  # still, when the last converge starts
+    run, seconds = converge(ansible_playbook, faults_restart_policy="wait")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "job(s) run on" not in run.stdout, run.stdout
+    assert time.time() - since >= 230, "the converge returned before the job ended"
+    new = main_pid(host)
+    assert new != old and not restart_pending(host)
+    rc, result = pulsar_api(URL, "collect", job["job_id"])
+    assert rc == 0, result
+    assert result["output"].strip() == "finished after 240 s", result
+    time.sleep(10)
+    assert starts(host, since) == "1" and main_pid(host) == new
+
+
+def test_defer_returns_at_once_and_the_restart_follows_the_job(host, pulsar, pulsar_api, ansible_playbook):
+    rc, job = pulsar_api(URL, "start", 60)
+    assert rc == 0, job
+    time.sleep(3)
+    since, old = int(time.time()), main_pid(host)
+    run, seconds = converge(ansible_playbook, faults_log_level="DEBUG")
+    assert run.returncode == 0 and seconds < 60, (seconds, run.stdout + run.stderr)
+    assert main_pid(host) == old and restart_pending(host)
+    rc, result = pulsar_api(URL, "collect", job["job_id"])  # served by the old process
+    assert rc == 0 and result["output"].strip() == "finished after 60 s", result
+    wait_active(host, old, 60)
+    assert not restart_pending(host) and starts(host, since) == "1"
+    assert "level = DEBUG" in host.file(f"{pulsar['dirs']['config']}/server.ini").content_string
+    # Back to the scenario's settings, with no job running: restarted within the converge.
+    run = converge(ansible_playbook)[0]
+    assert run.returncode == 0 and "job(s) run on" not in run.stdout, run.stdout
+
+
+def test_immediate_refused_for_local_jobs(ansible_playbook):
+    run = converge(ansible_playbook, faults_restart_policy="immediate")[0]
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "pulsar_restart_policy immediate restarts Pulsar while jobs run" in out and "changed=0" in out, out
 
 
 def test_downgrade_refused(ansible_playbook):
@@ -69,6 +139,79 @@ def test_downgrade_refused(ansible_playbook):
     out = run.stdout + run.stderr
     assert run.returncode != 0
     assert "pulsar_allow_downgrade" in out and "changed=0" in out, out
+
+
+TEXTFILE = "/var/lib/prometheus/node-exporter/pulsar.prom"
+
+
+def metric(text, name):
+    """The value of the first sample of NAME in a Prometheus text."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not in {text}")
+
+
+def test_health_check_and_metrics_follow_a_job(host, pulsar, pulsar_api):
+    health = host.run("pulsar-ops health")
+    assert health.rc == 0 and "Pulsar 0.16.0 answers at http://127.0.0.1:8913" in health.stdout, health.stdout
+    # The timer writes node_exporter's textfile; a run by hand does the same.
+    host.run_test("systemctl start pulsar-metrics.service")
+    idle = host.file(TEXTFILE).content_string
+    assert metric(idle, "pulsar_up") == 1 and metric(idle, "pulsar_jobs_running") == 0, idle
+    assert 'version="0.16.0"' in idle and metric(idle, "pulsar_staging_filesystem_free_bytes") > 0, idle
+    rc, job = pulsar_api(URL, "start", 15)
+    assert rc == 0, job
+    time.sleep(3)
+    busy = host.check_output("pulsar-ops metrics")
+    assert metric(busy, "pulsar_jobs_running") == 1, busy
+    rc, result = pulsar_api(URL, "collect", job["job_id"])
+    assert rc == 0, result
+    assert metric(host.check_output("pulsar-ops metrics"), "pulsar_jobs_running") == 0
+    assert host.file(TEXTFILE).mode == 0o644 and host.file(TEXTFILE).user == "root"
+    # The check sends the token straight to Pulsar: in no log.
+    assert pulsar["token"] not in host.check_output("journalctl --no-pager -n 2000")
+
+
+def test_health_check_fails_on_a_wrong_token_and_a_stopped_pulsar(host, pulsar):
+    config = pulsar["dirs"]["config"]
+    host.run_test(f"sed 's/^private_token: .*/private_token: not-the-token/' {config}/app.yml > /root/wrong-app.yml "
+                  f"&& sed 's#^app_yml: .*#app_yml: /root/wrong-app.yml#' {config}/ops.yml > /root/wrong-ops.yml")
+    wrong = host.run(f"{pulsar['dirs']['venv']}/bin/python -I {config}/pulsar_ops.py /root/wrong-ops.yml health")
+    assert wrong.rc == 1 and "answered HTTP 401 (the token in app.yml is refused)" in wrong.stdout, wrong.stdout
+    assert "not-the-token" not in wrong.stdout + wrong.stderr
+    host.run_test("systemctl stop pulsar")
+    try:
+        down = host.run("pulsar-ops health")
+        assert down.rc == 1 and "pulsar.service is not active" in down.stdout, down.stdout
+        assert metric(host.check_output("pulsar-ops metrics"), "pulsar_up") == 0
+    finally:
+        host.run_test("systemctl start pulsar")
+    wait_active(host, "0", 120)
+
+
+def test_cleanup_removes_aged_job_dirs_only(host, pulsar, pulsar_api):
+    staging = pulsar["dirs"]["staging"]
+    rc, job = pulsar_api(URL, "start", 30)
+    assert rc == 0, job
+    time.sleep(3)
+    for name in ("aged-job", "fresh-job"):  # as a job leaves them: the service user's, partly read-only
+        tree = f"{staging}/{name}/outputs"
+        host.run_test(f"runuser -u pulsar -- sh -c 'mkdir -p {tree} && touch {tree}/x && chmod 0500 {tree}'")
+    old = "-d '10 days ago'"
+    host.run_test(f"find {staging}/aged-job {staging}/{job['job_id']} -exec touch -h {old} {{}} +")
+    dry = host.run("pulsar-ops cleanup --dry-run")
+    assert dry.rc == 0 and f"would remove {staging}/aged-job" in dry.stdout, dry.stdout
+    assert host.file(f"{staging}/aged-job").exists
+    host.run_test("systemctl start pulsar-cleanup.service")  # the timer's unit, as the service user
+    assert not host.file(f"{staging}/aged-job").exists
+    assert host.file(f"{staging}/fresh-job").exists and host.file(f"{staging}/{job['job_id']}").exists
+    log = host.check_output("journalctl -u pulsar-cleanup --no-pager -o cat")
+    assert f"removing {staging}/aged-job" in log and job["job_id"] not in log, log
+    rc, result = pulsar_api(URL, "collect", job["job_id"])
+    assert rc == 0 and result["output"].strip() == "finished after 30 s", result
+    assert host.service("pulsar-cleanup.timer").is_enabled
+    host.run_test(f"rm -rf {staging}/fresh-job")
 
 
 def test_full_staging_disk_fails_job_not_server(host, pulsar, pulsar_api, pulsar_check):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import MOLECULE_DIR
+from conftest import MOLECULE_DIR, main_pid
 
 testinfra_hosts = ["pulsarservers", "defaultlayout"]
 
@@ -86,10 +86,6 @@ def restart_and_wait(host):
 def has_cap_sys_admin(host):
     cap_eff = host.check_output("awk '/^CapEff/ {print $2}' /proc/1/status")
     return bool(int(cap_eff, 16) & (1 << 21))
-
-
-def main_pid(host):
-    return host.check_output("systemctl show -p MainPID --value pulsar")
 
 
 def writable_by_service_user(host, trees, dirs=()):

@@ -147,9 +147,15 @@ def test_wrong_password_fails_visibly(host, pulsar, galaxy_job):
     assert result["state"] in ("error", "failed"), result
 
     app_yml = pulsar["app_yml"]
+    healthy = host.run("pulsar-ops health")
+    assert healthy.rc == 0 and "takes Pulsar's account" in healthy.stdout, healthy.stdout
     since = host.check_output("date +%s")
     host.run_test(f"cp -p {app_yml} {app_yml}.good && sed -i 's/{PASSWORD}/wrong-password-123/' {app_yml}")
     try:
+        # The health check reads the account from app.yml, as Pulsar does.
+        refused = host.run("pulsar-ops health")
+        assert refused.rc == 1 and "answered HTTP 4" in refused.stdout, refused.stdout
+        assert "wrong-password-123" not in refused.stdout + refused.stderr
         host.run_test("systemctl restart pulsar")
         journal = f"journalctl -u pulsar --no-pager --since @{since}"
         wait_until(lambda: "authentication failed" in host.check_output(journal))
