@@ -1,10 +1,11 @@
 # Entry points. Everything runs from a fresh Debian 12/13 machine as root.
 SHELL := /bin/bash
 ENV := source tools/env.sh &&
-# Longest first: tools/scenarios.sh runs GOP_LANES (default 2) at a time, in this order.
-SCENARIOS ?= amqp relay galaxy hostile slurm faults default tls preflight
-# Debian 13: every scenario but the three with a real Galaxy (the longest, 5-8 min each).
-TRIXIE_SCENARIOS ?= hostile faults slurm default tls preflight
+# Longest first: tools/scenarios.sh runs GOP_LANES (default 2) at a time, in this order,
+# each scenario on Debian 12 and then, when in TRIXIE_SCENARIOS, on Debian 13.
+SCENARIOS ?= faults slurm relay amqp preflight galaxy hostile default tls
+# Debian 13: every scenario but the three with a real Galaxy.
+TRIXIE_SCENARIOS ?= faults slurm preflight hostile default tls
 
 .PHONY: setup lint test demo bench clean
 
@@ -17,7 +18,7 @@ lint: setup
 		&& antsibull-changelog lint && tools/check_build.sh && tools/sanity.sh && tools/lint_oldest.sh
 
 test: lint  ## lint, then every molecule scenario on Debian 12 and TRIXIE_SCENARIOS on Debian 13
-	tools/scenarios.sh $(SCENARIOS:%=bookworm:%) $(TRIXIE_SCENARIOS:%=trixie:%)
+	tools/scenarios.sh $(foreach s,$(SCENARIOS),bookworm:$(s) $(if $(filter $(s),$(TRIXIE_SCENARIOS)),trixie:$(s)))
 
 demo: setup  ## deploy the repo-root working dir into a local container and run a job
 	tools/demo.sh

@@ -1,6 +1,9 @@
 """Faults Pulsar must survive without losing a job (tested in this order)."""
 
+import os
 import time
+
+import pytest
 
 from conftest import MOLECULE_DIR, main_pid, wait_restarted
 
@@ -59,9 +62,12 @@ def test_upgrade_with_job_in_flight(host, pulsar, pulsar_api, pulsar_check, ansi
     run = ansible_playbook(CONVERGE, {"faults_pulsar_version": "0.16.0"})
     assert run.returncode == 0, run.stdout + run.stderr
     assert host.check_output(f"{pulsar['dirs']['venv']}/bin/pip show pulsar-app | grep ^Version") == "Version: 0.16.0"
-    # The default policy here (queued_python): the restart follows the job.
+    # The default policy here (queued_python): the converge returns, the old process serves the job to its end
+    # and the restart follows it.
     assert "Pulsar restarts by itself once they" in run.stdout, run.stdout
+    assert main_pid(host) == old and restart_pending(host)
     wait_active(host, old, 200)
+    assert not restart_pending(host)
     rc, result = pulsar_api(URL, "collect", job["job_id"])
     assert rc == 0, result
     assert result["output"].strip() == "finished after 120 s", result
@@ -70,7 +76,10 @@ def test_upgrade_with_job_in_flight(host, pulsar, pulsar_api, pulsar_check, ansi
     assert pulsar_check(f"{URL}/").rc == 0
 
 
-def test_no_policy_kills_a_job_of_several_minutes(host, pulsar_api, ansible_playbook):
+@pytest.mark.skipif(os.environ.get("GOP_SUITE", "bookworm") != "bookworm",
+                    reason="the policies are Ansible's and pulsar-ops' logic; test_upgrade_with_job_in_flight covers "
+                           "the deferred restart on this systemd")
+def test_no_policy_kills_a_job_of_several_minutes(host, pulsar, pulsar_api, ansible_playbook):
     """One 240 s job in flight (longer than the four runs before the last wait) across a config change under
     defer, wait (timed out) and wait: the first two converges return at once and leave one restart pending,
     the third waits for the job; Pulsar restarts once, after the job, and the job's output is collected."""
@@ -107,24 +116,9 @@ def test_no_policy_kills_a_job_of_several_minutes(host, pulsar_api, ansible_play
     assert result["output"].strip() == "finished after 240 s", result
     time.sleep(10)
     assert starts(host, since) == "1" and main_pid(host) == new
-
-
-def test_defer_returns_at_once_and_the_restart_follows_the_job(host, pulsar, pulsar_api, ansible_playbook):
-    rc, job = pulsar_api(URL, "start", 60)
-    assert rc == 0, job
-    time.sleep(3)
-    since, old = int(time.time()), main_pid(host)
-    run, seconds = converge(ansible_playbook, faults_log_level="DEBUG")
-    assert run.returncode == 0 and seconds < 60, (seconds, run.stdout + run.stderr)
-    assert main_pid(host) == old and restart_pending(host)
-    rc, result = pulsar_api(URL, "collect", job["job_id"])  # served by the old process
-    assert rc == 0 and result["output"].strip() == "finished after 60 s", result
-    wait_active(host, old, 60)
-    assert not restart_pending(host) and starts(host, since) == "1"
-    assert "level = DEBUG" in host.file(f"{pulsar['dirs']['config']}/server.ini").content_string
-    # Back to the scenario's settings, with no job running: restarted within the converge.
-    run = converge(ansible_playbook)[0]
-    assert run.returncode == 0 and "job(s) run on" not in run.stdout, run.stdout
+    # The last converge left the scenario's own settings in effect.
+    server_ini = host.file(f"{pulsar['dirs']['config']}/server.ini").content_string
+    assert "[logger_pulsar]\nlevel = INFO\n" in server_ini, server_ini
 
 
 def test_immediate_refused_for_local_jobs(ansible_playbook):
