@@ -13,6 +13,10 @@ import testinfra
 import yaml
 from testinfra.utils.ansible_runner import AnsibleRunner
 
+# How a failure that is the test machine's, not the product's, starts: tools/scenarios.sh re-runs a scenario that
+# failed only with these.
+INFRASTRUCTURE_ERROR = "INFRASTRUCTURE ERROR"
+
 MOLECULE_DIR = Path(__file__).parent
 FILES = MOLECULE_DIR / "files"
 REPO = MOLECULE_DIR.parent
@@ -182,10 +186,36 @@ def ansible_playbook():
 
     def run(playbook, extra_vars=None, *args, executable="ansible-playbook", inventory=None):
         sources = inventory if isinstance(inventory, list) else [inventory or os.environ["MOLECULE_INVENTORY_FILE"]]
-        return subprocess.run(
+        result = subprocess.run(
             [executable, *(arg for source in sources for arg in ("-i", str(source))), str(playbook),
              "-e", f"@{MOLECULE_DIR / 'test_vars.yml'}", "-e", json.dumps(extra_vars or {}), *args],
             capture_output=True, text=True, env=os.environ, timeout=900, check=False,
         )
+        assert_reached(result)
+        return result
 
     return run
+
+
+# What ssh says when it cannot reach a container through podman exec.
+LOST_CONNECTION = re.compile(r"UNREACHABLE!|Connection timed out during banner exchange|kex_exchange_identification"
+                             r"|Connection closed by UNKNOWN port 65535")
+
+
+def pytest_runtest_logreport(report):
+    """Record each failed test as the product's or the machine's (INFRASTRUCTURE_ERROR or a lost ssh connection)
+    in GOP_TEST_FAILURES, for tools/scenarios.sh."""
+    if report.failed and os.environ.get("GOP_TEST_FAILURES"):
+        text = str(report.longrepr)
+        kind = "infrastructure" if INFRASTRUCTURE_ERROR in text or LOST_CONNECTION.search(text) else "product"
+        with open(os.environ["GOP_TEST_FAILURES"], "a", encoding="utf-8") as failures:
+            failures.write(f"{kind} {report.nodeid}\n")
+
+
+def assert_reached(result):
+    """Fail, saying so, when a play lost its connection to a test container: the product was not tested, and
+    a test reading the play's output must not go on to misread it."""
+    lost = re.findall(r"^.*UNREACHABLE!.*\n.*$", result.stdout, re.MULTILINE)  # and ssh's reason, below
+    if lost or re.search(r"\sunreachable=[1-9]", result.stdout):
+        pytest.fail(f"{INFRASTRUCTURE_ERROR}: a test container could not be reached over ssh through podman exec "
+                    f"(the host is loaded or the container is gone): {' | '.join(lost)[:2000]}", pytrace=False)

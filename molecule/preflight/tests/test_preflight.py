@@ -124,7 +124,9 @@ RELAY_SERVER_CASES = [
 def assert_refused_in_preflight(run, variable):
     out = run.stdout + run.stderr
     assert run.returncode != 0, out
-    last_task = re.findall(r"TASK \[(galaxy_ops\.pulsar\.pulsar(?:_nginx|_relay|_galaxy)? : [^\]]+)\]", out)[-1]
+    tasks = re.findall(r"TASK \[(galaxy_ops\.pulsar\.pulsar(?:_nginx|_relay|_galaxy)? : [^\]]+)\]", out)
+    assert tasks, f"no task of the collection ran: {out}"
+    last_task = tasks[-1]
     assert re.search(r": (Validating arguments|Check|Refuse)", last_task), out
     assert variable in out.split(f"TASK [{last_task}]")[-1], out
     assert re.search(r"changed=0\s", out), out
@@ -207,6 +209,7 @@ def test_migrated_group_vars_pass_with_a_warning_for_what_is_not_used(ansible_pl
     run = ansible_playbook(REPO / "pulsar-playbook.yml", extra, "--check", "--tags", "pulsar_preflight")
     out = run.stdout + run.stderr
     assert run.returncode == 0 and re.search(r"failed=0\s", out), out
+    assert "Report variables the collection takes without using" in out, out
     warning = out.split("Report variables the collection takes without using")[1]
     assert "pulsar_pip_install: not needed" in warning, warning
     assert "reads pulsar_stagin_dir" in warning, warning
