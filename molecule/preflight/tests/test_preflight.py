@@ -216,6 +216,16 @@ def test_migrated_group_vars_pass_with_a_warning_for_what_is_not_used(ansible_pl
     assert "pulsar_pycurl_ssl_library" not in warning.split("TASK [")[0], warning
 
 
+def test_a_job_limit_pulsar_ignores_is_named(ansible_playbook):
+    """Pulsar 0.16 starts every queued_python job at once: a num_concurrent_jobs an admin set is named."""
+    extra = {"pulsar_yaml_config": {"private_token": "x" * 40, "managers": {"_default_": {"num_concurrent_jobs": 2}}}}
+    run = ansible_playbook(REPO / "pulsar-playbook.yml", extra, "--check", "--tags", "pulsar_preflight")
+    out = run.stdout + run.stderr
+    assert run.returncode == 0 and re.search(r"failed=0\s", out), out
+    assert "sets num_concurrent_jobs (_default_: 2), but Pulsar 0.16.0's queued_python manager starts every job at " \
+           "once" in " ".join(out.split()), out
+
+
 def test_no_service_user(host):
     assert not host.user("pulsar").exists
 
