@@ -3,7 +3,7 @@
 # (tutorial playbook: nginx + Pulsar) and write them
 # into docs/benchmarks.md (between the BENCH markers). Runs are repeated
 # GOP_BENCH_RUNS times (default 3); the median and the spread are reported.
-#   tools/bench.sh [converge] [noop] [floor] [uv] [fleet] [galaxy]   (default: all)
+#   tools/bench.sh [converge] [noop] [floor] [uv] [fleet] [burst] [galaxy]   (default: all)
 set -euo pipefail
 # shellcheck source=tools/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -33,7 +33,7 @@ open(path, "w").write(f"{head}{begin}\n{table}\n{end}{rest.split(end)[1]}")
 PY
 }
 
-sections=${*:-converge noop floor uv fleet galaxy}
+sections=${*:-converge noop floor uv fleet burst galaxy}
 
 bench_converge() {
 gop_install_collection
@@ -203,6 +203,45 @@ TABLE
 )
     write_section fleet "$table"
     echo "$table"
+}
+
+# Bursts: 20 jobs submitted at once through nginx to the tutorial's Pulsar
+# (queued_python): sleeping jobs (ideal makespan: one job's length, as they
+# can all run together) and CPU-bound ones (ideal: their CPU time over the
+# host's cores), with a pulsar-check timed while the CPU-bound burst runs.
+burst() {
+    gop_pulsar_api "$name" http://localhost:80 burst "$1" | python3 -c 'import json, sys
+r = json.load(sys.stdin); assert not r["lost"], r; print(r["makespan"])'
+}
+bench_burst() {
+gop_install_collection
+gop_inventory "$name"
+gop_start_container "$name" --fresh
+gop_converge >/dev/null
+local cores sleeping=() busy=() check=()
+cores=$(podman exec "$name" nproc)
+for i in $(seq "$runs"); do
+    echo "burst run $i/$runs"
+    sleeping+=("$(burst 20:10)")
+    burst 20:3:cpu > "$GOP_WORK/burst.out" &
+    sleep 5
+    check+=("$(seconds gop_pulsar_check "$name")")
+    wait $!
+    busy+=("$(cat "$GOP_WORK/burst.out")")
+done
+podman rm -f "$name" >/dev/null
+table=$(cat <<TABLE
+| Burst of 20 jobs submitted at once through nginx (tutorial deployment, \`queued_python\`) | Median s (min, max, n) | Ideal s |
+| --- | --- | --- |
+| makespan, 20 × \`sleep 10\` | $(printf '%s\n' "${sleeping[@]}" | stats) | 10 |
+| makespan, 20 × 3 s of CPU | $(printf '%s\n' "${busy[@]}" | stats) | $(( 20 * 3 / cores )) ($cores cores) |
+| \`pulsar-check\` job round trip started 5 s into the CPU-bound burst | $(printf '%s\n' "${check[@]}" | stats) | — |
+
+No job lost in any run (each one's output checked). Measured $(date -u +%Y-%m-%d), Debian $GOP_SUITE container, $(nproc) cores.
+TABLE
+)
+write_section burst "$table"
+echo "$table"
 }
 
 # Galaxy round trips: a 10 MiB dataset, the same tool sent by a real Galaxy to

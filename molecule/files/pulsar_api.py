@@ -121,9 +121,42 @@ def run(script):
     return collect(job_id, timeout=120)
 
 
+# A job busy on one CPU for S seconds of CPU time (a shell one-liner, as Galaxy's commands are).
+CPU_JOB = ("python -c 'import time; t = time.process_time; e = t() + {s}; "
+           "[0 for _ in iter(lambda: t() < e, False)]'; echo finished after {s} s > ../outputs/result.txt")
+
+
+def burst(spec):
+    """N:S[:cpu]: N jobs of S seconds (sleeping, or busy on a CPU) submitted at once; the makespan from the first
+    submission to the last completion, and the jobs that did not finish with their output."""
+    count, seconds, *kind = spec.split(":")
+    count, seconds = int(count), int(seconds)
+    stamp = int(time.time() * 1000)
+    command = (CPU_JOB.format(s=seconds) if kind == ["cpu"]
+               else f"sleep {seconds}; echo finished after {seconds} s > ../outputs/result.txt")
+    started = time.monotonic()
+    ids = [f"burst-{stamp}-{index}" for index in range(count)]
+    for job_id in ids:
+        call("POST", "/jobs", job_id=job_id)
+        call("POST", f"/jobs/{job_id}/submit", command_line=command)
+    done, deadline = {}, started + 900
+    while len(done) < count and time.monotonic() < deadline:
+        for job_id in ids:
+            if job_id not in done and call("GET", f"/jobs/{job_id}/status").get("complete") == "true":
+                done[job_id] = time.monotonic() - started
+        time.sleep(0.2)
+    lost = [job_id for job_id in ids if job_id not in done
+            or call("GET", f"/jobs/{job_id}/files", raw=True, name="result.txt", type="output").strip()
+            != f"finished after {seconds} s"]
+    for job_id in ids:
+        call("DELETE", f"/jobs/{job_id}")
+    return {"jobs": count, "seconds": seconds, "makespan": max(done.values(), default=None), "lost": lost}
+
+
 def clean(job_id):
     call("DELETE", f"/jobs/{job_id}")
     return {"job_id": job_id, "cleaned": True}
 
 
-print(json.dumps({"upload": upload, "start": start, "collect": collect, "clean": clean, "run": run}[action](arg)))
+print(json.dumps({"upload": upload, "start": start, "collect": collect, "clean": clean, "run": run,
+                  "burst": burst}[action](arg)))
