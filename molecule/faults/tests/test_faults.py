@@ -169,9 +169,12 @@ def test_health_check_and_metrics_follow_a_job(host, pulsar, pulsar_api):
 
 def test_health_check_fails_on_a_wrong_token_and_a_stopped_pulsar(host, pulsar):
     config = pulsar["dirs"]["config"]
-    host.run_test(f"sed 's/^private_token: .*/private_token: not-the-token/' {config}/app.yml > /root/wrong-app.yml "
-                  f"&& sed 's#^app_yml: .*#app_yml: /root/wrong-app.yml#' {config}/ops.yml > /root/wrong-ops.yml")
-    wrong = host.run(f"{pulsar['dirs']['venv']}/bin/python -I {config}/pulsar_ops.py /root/wrong-ops.yml health")
+    wrong_dir = "/run/pulsar-ops-test"  # readable by the service user, as app.yml and ops.yml are
+    host.run_test(f"install -d -o root -g pulsar -m 0750 {wrong_dir} && "
+                  f"sed 's/^private_token: .*/private_token: not-the-token/' {config}/app.yml > {wrong_dir}/app.yml "
+                  f"&& sed 's#^app_yml: .*#app_yml: {wrong_dir}/app.yml#' {config}/ops.yml > {wrong_dir}/ops.yml "
+                  f"&& chgrp pulsar {wrong_dir}/app.yml && chmod 0640 {wrong_dir}/app.yml")
+    wrong = host.run(f"{pulsar['dirs']['venv']}/bin/python -I {config}/pulsar_ops.py {wrong_dir}/ops.yml health")
     assert wrong.rc == 1 and "answered HTTP 401 (the token in app.yml is refused)" in wrong.stdout, wrong.stdout
     assert "not-the-token" not in wrong.stdout + wrong.stderr
     host.run_test("systemctl stop pulsar")
@@ -179,7 +182,18 @@ def test_health_check_fails_on_a_wrong_token_and_a_stopped_pulsar(host, pulsar):
         down = host.run("pulsar-ops health")
         assert down.rc == 1 and "pulsar.service is not active" in down.stdout, down.stdout
         assert metric(host.check_output("pulsar-ops metrics"), "pulsar_up") == 0
+        # Someone else takes Pulsar's port while it is down: the check sends it no token.
+        host.run_test("systemd-run --unit fake-pulsar -p User=nobody -p StandardError=file:/run/fake-pulsar.log "
+                      "python3 -m http.server 8913 --bind 127.0.0.1 --directory /")
+        for dummy in range(30):
+            if host.socket("tcp://127.0.0.1:8913").is_listening:
+                break
+            time.sleep(1)
+        taken = host.run("pulsar-ops health")
+        assert taken.rc == 1 and "does not listen at http://127.0.0.1:8913 (no token sent)" in taken.stdout, taken.stdout
+        assert "GET" not in host.file("/run/fake-pulsar.log").content_string
     finally:
+        host.run("systemctl stop fake-pulsar")
         host.run_test("systemctl start pulsar")
     wait_active(host, "0", 120)
 

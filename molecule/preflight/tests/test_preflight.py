@@ -71,6 +71,10 @@ CASES = [
         "private_token": "x" * 40, "managers": {"_default_": {"type": "queued_condor"}}}}, "condor_submit"),
     ("LSF manager without LSF", {"pulsar_yaml_config": {
         "private_token": "x" * 40, "managers": {"_default_": {"type": "queued_cli", "job_plugin": "LSF"}}}}, "bsub"),
+    ("relay metrics more often than the relay's login limit",
+     {"pulsar_relay_url": "https://relay.example.org", "pulsar_relay_username": "pulsar",
+      "pulsar_relay_password": "s3cret-pw-0123456789", "pulsar_metrics_textfile_dir": "/var/lib/node-exporter",
+      "pulsar_metrics_interval": 20}, "pulsar_metrics_interval"),
 ]
 
 RELAY = {"pulsar_relay_url": "https://relay.example.org", "pulsar_relay_username": "pulsar",

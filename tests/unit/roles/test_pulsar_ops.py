@@ -166,6 +166,78 @@ def test_running_jobs_are_processes_working_in_a_job_directory(tmp_path):
     assert ops_module.running_jobs(str(staging), proc=str(proc)) == {"job1"}
 
 
+def test_a_process_left_behind_by_a_finished_or_removed_job_is_not_a_running_job(tmp_path):
+    proc, staging = tmp_path / "proc", tmp_path / "staging"
+    for job in ("running", "finished"):
+        (staging / job / "working").mkdir(parents=True)
+    (staging / "finished" / "postprocessed").write_text("true")  # Pulsar is done with it
+    for pid, cwd in (("10", staging / "running" / "working"), ("11", staging / "finished" / "working"),
+                     ("12", staging / "removed" / "working")):
+        (proc / pid).mkdir(parents=True)
+        os.symlink(cwd, proc / pid / "cwd")
+    assert ops_module.running_jobs(str(staging), proc=str(proc)) == {"running"}
+
+
+def test_a_job_tree_deeper_than_pythons_recursion_limit_is_measured_and_removed(tmp_path):
+    folder = str(tmp_path / "job")
+    deep = folder
+    os.mkdir(deep)
+    for dummy in range(1500):  # as a job can: one level at a time
+        deep = os.path.join(deep, "a")
+        os.mkdir(deep)
+    with open(os.path.join(deep, "x"), "wb") as handle:
+        handle.write(b"x" * 4096)
+    assert ops_module.staged_bytes(str(tmp_path)) >= 4096
+    assert ops_module.newest_mtime(folder) > 0
+    ops_module.remove(folder)
+    assert not os.path.exists(folder)
+
+
+def test_a_job_whose_status_update_waits_in_the_outbox_is_kept(site):
+    ops, job, persistence = site
+    job("told", 10)
+    job("untold", 10)
+    outbox = persistence / "_default_-status-outbox"
+    outbox.mkdir()
+    (outbox / "1-abc.json").write_text('{"id": "abc", "payload": {"job_id": "untold", "status": "complete"}}')
+    assert [os.path.basename(path) for path, why in ops_module.cleanup_plan(ops, running=set())] == ["told"]
+
+
+def test_an_entry_gone_while_planning_is_skipped(site, monkeypatch):
+    ops, job = site[:2]
+    job("aged", 10)
+
+    def gone(path):
+        raise FileNotFoundError(2, "No such file or directory", path)
+
+    monkeypatch.setattr(ops_module, "newest_mtime", gone)
+    assert ops_module.cleanup_plan(ops, running=set()) == []
+
+
+def test_a_job_count_that_fails_counts_as_busy(monkeypatch, capsys):
+    def fail(ops):
+        raise OSError("cannot look at the jobs as pulsar: killed")
+
+    monkeypatch.setattr(ops_module, "running_jobs_of", fail)
+    assert ops_module.busy({}) is True
+    assert "taken as busy" in capsys.readouterr().err
+
+
+def test_the_token_goes_only_to_the_socket_pulsars_main_process_holds(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "net").mkdir(parents=True)
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    (proc / "net" / "tcp").write_text(header + "   0: 0100007F:22D1 00000000:0000 0A 00000000:00000000 00:00000000 "
+                                      "00000000   999        0 4242 1 0000000000000000 100 0 0 10 0\n")
+    for pid, inode in (("100", "4242"), ("200", "7777")):
+        (proc / pid / "fd").mkdir(parents=True)
+        os.symlink(f"socket:[{inode}]", proc / pid / "fd" / "3")
+    assert ops_module.listener_of(8913, 100, proc=str(proc))
+    assert not ops_module.listener_of(8913, 200, proc=str(proc))  # another process
+    assert not ops_module.listener_of(8080, 100, proc=str(proc))  # another port
+    assert not ops_module.listener_of(8913, 300, proc=str(proc))  # no such process
+
+
 def test_metrics_text_is_prometheus_format():
     text = ops_module.metrics_text({"pulsar_up": ("Up.", "gauge", [({"service": "pulsar"}, 1)]),
                                     "pulsar_jobs": ("Jobs.", "gauge", [({"stage": "active", "service": "p"}, 2)])})
