@@ -25,9 +25,9 @@ def pulsar_unapplied_job_limits(managers, version):
     """["name: N"] for each queued_python manager (the default type) in `managers` whose num_concurrent_jobs
     Pulsar `version` does not apply."""
     first, last = IGNORES_NUM_CONCURRENT_JOBS
-    if not first <= _release(version) <= last:
-        return []
-    return [f"{name}: {manager['num_concurrent_jobs']}" for name, manager in (managers or {}).items()
+    if not isinstance(managers, dict) or not first <= _release(version) <= last:
+        return []  # not a mapping: refused by the role's preflight
+    return [f"{name}: {manager['num_concurrent_jobs']}" for name, manager in managers.items()
             if isinstance(manager, dict) and "num_concurrent_jobs" in manager
             and manager.get("type", "queued_python") == "queued_python"]
 

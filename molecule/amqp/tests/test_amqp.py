@@ -137,6 +137,19 @@ def test_galaxy_job_over_amqp_with_pulsars_metrics(galaxy_job):
     assert result["metrics"]["hostname"]["hostname"] == MQ1, result["metrics"]
 
 
+def test_job_after_broker_restart(broker, galaxy_job):
+    host = group_host("pulsarservers", _hosts("pulsarservers").index(MQ1))
+    since = host.check_output("date +%s")
+    broker.run_test("systemctl restart rabbitmq-server")
+    assert broker.service("rabbitmq-server").is_running
+    galaxy_job.passes("pulsar_checksum", MQ1)
+    # Pulsar saw the broker go away and reconnected by itself, without a restart.
+    journal = host.check_output(f"journalctl -u pulsar --no-pager --since @{since}")
+    assert "will retry" in journal
+    assert "Started pulsar.service" not in journal
+    assert PASSWORD not in journal and "galaxy_au:********@" in journal
+
+
 def test_health_and_metrics_see_the_broker_stop(broker):
     host = group_host("pulsarservers", _hosts("pulsarservers").index(MQ1))
     up = host.run("pulsar-ops health")
@@ -155,19 +168,6 @@ def test_health_and_metrics_see_the_broker_stop(broker):
     finally:
         broker.run_test("systemctl start rabbitmq-server")
     assert host.run("pulsar-ops health").rc == 0
-
-
-def test_job_after_broker_restart(broker, galaxy_job):
-    host = group_host("pulsarservers", _hosts("pulsarservers").index(MQ1))
-    since = host.check_output("date +%s")
-    broker.run_test("systemctl restart rabbitmq-server")
-    assert broker.service("rabbitmq-server").is_running
-    galaxy_job.passes("pulsar_checksum", MQ1)
-    # Pulsar saw the broker go away and reconnected by itself, without a restart.
-    journal = host.check_output(f"journalctl -u pulsar --no-pager --since @{since}")
-    assert "will retry" in journal
-    assert "Started pulsar.service" not in journal
-    assert PASSWORD not in journal and "galaxy_au:********@" in journal
 
 
 def test_an_acknowledgement_that_does_nothing_is_named(ansible_playbook):

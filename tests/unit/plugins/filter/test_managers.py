@@ -16,3 +16,4 @@ def test_other_releases_and_no_managers_give_nothing():
     assert not pulsar_unapplied_job_limits({"_default_": {"num_concurrent_jobs": 4}}, "0.16.1")
     assert not pulsar_unapplied_job_limits(None, "0.16.0")
     assert not pulsar_unapplied_job_limits({"_default_": None}, "0.16.0")
+    assert not pulsar_unapplied_job_limits(["queued_python"], "0.16.0")  # refused by the preflight
