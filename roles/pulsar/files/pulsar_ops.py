@@ -116,9 +116,10 @@ def listener_of(port, pid, proc="/proc"):
 
 def observe(ops, main_pid=0, full=True):
     """What the service user sees of its jobs: {running, indexes, outbox: [count, oldest], outbox_jobs,
-    staged_bytes, listener} (`full`: else only running). Everything root reports of staging and persistence comes from here, run as the
-    service user: those directories are the jobs' to change (links, races, depth), and root must not walk them
-    (nor may it be able to read another user's /proc/PID/cwd: no CAP_SYS_PTRACE in an unprivileged container)."""
+    staged_bytes, listener}, or only {running} unless `full`. Everything root reports of staging and persistence
+    comes from here, run as the service user: those directories are the jobs' to change (links, races, depth),
+    and root must not walk them (nor may it be able to read another user's /proc/PID/cwd: no CAP_SYS_PTRACE in
+    an unprivileged container)."""
     if not full:
         return {"running": sorted(running_jobs(ops["staging"]))}
     indexes = indexed_jobs(ops["persistence"], ops["managers"]) if ops["persistence"] else {}
