@@ -29,6 +29,11 @@ def group_host(group, index=0):
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
 
 
+def plain(output):
+    """A play's output without the colours the callback adds to each line (molecule forces them)."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", output)
+
+
 def destination_id(name):
     """The Galaxy destination id of a Pulsar host without pulsar_destination_id: its inventory name, every
     character other than a letter, digit or _ made _ (plugins/filter/galaxy.py, pulsar_destination_id)."""

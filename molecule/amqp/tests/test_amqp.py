@@ -13,7 +13,7 @@ import yaml
 
 from testinfra.utils.ansible_runner import AnsibleRunner
 
-from conftest import FILES, MOLECULE_DIR, group_host
+from conftest import FILES, MOLECULE_DIR, group_host, plain
 from conftest import destination_id as ident
 
 testinfra_hosts = ["pulsarservers"]
@@ -247,8 +247,7 @@ def test_a_third_host_leaves_the_others_alone(ansible_playbook, galaxy, galaxy_j
     inventory = [os.environ["MOLECULE_INVENTORY_FILE"], extra]
     run = ansible_playbook("galaxy_ops.pulsar.pulsar", {}, inventory=inventory)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
-    plain = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout)  # without the callback's colours
-    recap = dict(re.findall(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", plain, re.M))
+    recap = dict(re.findall(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", plain(run.stdout), re.M))
     assert recap[MQ1] == recap[MQ2] == "0" != recap[REST], recap
 
     # A job on the first host that is still running when Galaxy restarts.
