@@ -18,14 +18,38 @@ infrastructure_only() {
     ! grep -qs '^product ' "$1/failures"
 }
 export -f infrastructure_only
-# tools/scenarios.sh --infrastructure-only DIR: that test, alone (tests/unit).
-if [ "${1:-}" = --infrastructure-only ]; then
-    infrastructure_only "$2"
-    exit
-fi
 
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/gop-scenarios.XXXXXX")
 export run_dir
+
+# stamp: each line of stdin with the seconds since the scenario started
+# ($start of run_one), for stages.
+# shellcheck disable=SC2317
+stamp() {
+    local line
+    while IFS= read -r line; do
+        printf '[%4d s] %s\n' $((SECONDS - start)) "$line"
+    done
+}
+export -f stamp
+
+# stages LOG: "converge 120 s, verify 300 s, ..." from a stamped molecule log,
+# each step's time up to the line molecule prints when it has run it (in the
+# summary, which is what a CI run shows last).
+# shellcheck disable=SC2317
+stages() {
+    sed 's/\x1b\[[0-9;]*m//g' "$1" | awk '/^\[ *[0-9]+ s\] INFO .*: Executed: / {
+        t = substr($0, 2) + 0; step = $0; sub(/: Executed: .*/, "", step); sub(/.* /, "", step)
+        printf "%s%s %d s", sep, step, t - prev; prev = t; sep = ", " }'
+}
+export -f stages
+
+# tools/scenarios.sh --infrastructure-only DIR, --stages LOG: those, alone
+# (tests/unit).
+case "${1:-}" in
+    --infrastructure-only) infrastructure_only "$2"; exit ;;
+    --stages) stages "$2"; exit ;;
+esac
 
 # run_one SUITE:SCENARIO (run by xargs through bash -c)
 # shellcheck disable=SC2317
@@ -42,8 +66,9 @@ run_one() {
     local note=""
     attempt() {
         rm -f "$run_dir/$id/failures"
+        set -o pipefail
         GOP_SUITE=$suite ANSIBLE_HOME="$run_dir/$id/ansible" GOP_APT_ARCHIVES="$run_dir/$id/apt" \
-            GOP_TEST_FAILURES="$run_dir/$id/failures" molecule test -s "$scenario" >>"$run_dir/$id/log" 2>&1
+            GOP_TEST_FAILURES="$run_dir/$id/failures" molecule test -s "$scenario" 2>&1 | stamp >>"$run_dir/$id/log"
     }
     attempt || rc=$?
     # Once, and only when the machine failed, not the product: a container lost
@@ -58,6 +83,10 @@ run_one() {
     fi
     cp -aln "$run_dir/$id/apt/." "$GOP_CACHE_DIR/apt/" 2>/dev/null || true
     result="$(if [ "$rc" = 0 ]; then echo passed; else echo "FAILED (rc $rc)"; fi) in $((SECONDS - start)) s$note"
+    result+=" ($(stages "$run_dir/$id/log"))"
+    if [ -s "$run_dir/$id/failures" ]; then
+        result+="; failed: $(sed 's/.*::/ /' "$run_dir/$id/failures" | tr -d '\n')"
+    fi
     {
         flock 9
         cat "$run_dir/$id/log"

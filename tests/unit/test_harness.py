@@ -49,3 +49,15 @@ def test_a_scenario_is_not_re_run_when_the_product_failed(tmp_path):
     assert not infrastructure_only(tmp_path, UNREACHABLE, "infrastructure a\nproduct b\n")
     assert not infrastructure_only(tmp_path, UNREACHABLE + "fatal: [h]: FAILED!\nh : ok=1 failed=1\n")
     assert not infrastructure_only(tmp_path, UNREACHABLE + "CRITICAL Idempotence test failed because of")
+
+
+def test_the_summary_gives_each_molecule_step_its_time(tmp_path):
+    """A stamped log (seconds since the scenario started) gives each step's time up to molecule's line for it."""
+    step = "\x1b[36mINFO    \x1b[0m \x1b[32mdefault\x1b[0m ➜ \x1b[33m{}\x1b[0m: \x1b[32mExecuted: Successful\x1b[0m"
+    log = "\n".join([f"[   3 s] {step.format('destroy')}", "[  40 s]   │ TASK [Install] ***",
+                     f"[  41 s] {step.format('converge')}", f"[ 300 s] {step.format('verify')}",
+                     f"[ 301 s] \x1b[32mdefault\x1b[0m ➜ \x1b[33mverify\x1b[0m: \x1b[32mExecuted: Successful\x1b[0m"])
+    (tmp_path / "log").write_text(log + "\n", encoding="utf-8")
+    run = subprocess.run([ROOT / "tools" / "scenarios.sh", "--stages", tmp_path / "log"], capture_output=True,
+                         text=True, check=True)
+    assert run.stdout == "destroy 3 s, converge 38 s, verify 259 s"
