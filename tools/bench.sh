@@ -82,7 +82,8 @@ echo "$table"
 # converge's overhead over it is what the roles cost.
 floor_run() {
     local pkgs deps
-    pkgs=$(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_os_packages)
+    # The tutorial asks for uwsgi, which is built: the build packages too.
+    pkgs="$(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_os_packages) $(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_build_os_packages)"
     deps=$(yaml_get "$GOP_ROOT/group_vars/pulsarservers.yml" pulsar_optional_dependencies)
     podman exec -e PKGS="$pkgs nginx" -e DEPS="$deps" "$name-floor" sh -ec '
         apt-get update -qq
@@ -97,7 +98,8 @@ floor_run() {
 # run downloads and builds.
 floor_uv_run() {
     local pkgs deps
-    pkgs=$(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_os_packages)
+    # The tutorial asks for uwsgi, which is built: the build packages too.
+    pkgs="$(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_os_packages) $(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_build_os_packages)"
     deps=$(yaml_get "$GOP_ROOT/group_vars/pulsarservers.yml" pulsar_optional_dependencies)
     podman exec -e PKGS="$pkgs nginx" -e DEPS="$deps" -e UV_CACHE_DIR=/root/.cache/pip/uv \
         -e SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt -e PIP_CERT=/etc/ssl/certs/ca-certificates.crt \

@@ -305,6 +305,10 @@ def test_galaxyproject_pulsar_group_vars_converge_and_a_job_passes(host, ansible
     assert metrics == [{"type": "core"}, {"type": "cpuinfo", "verbose": "true"}, {"type": "uname"}]
     unit = host.check_output("systemctl show pulsar -P MemoryMax -P LimitNOFILE -P Environment")
     assert "4294967296" in unit and "4096" in unit and "GOP_MIGRATED=yes" in unit, unit
-    assert "OpenSSL" in host.check_output("/mnt/gtn/venv/bin/python -c 'import pycurl; print(pycurl.version)'")
+    # pulsar_pycurl_ssl_library: pycurl built against the host's libcurl (with OpenSSL), not PyPI's wheel and
+    # the libcurl it brings.
+    pycurl = host.check_output("/mnt/gtn/venv/bin/python -c 'import pycurl; print(pycurl.version)'")
+    libcurl = host.check_output("curl-config --version").split()[-1]
+    assert f"libcurl/{libcurl} OpenSSL/" in pycurl, (pycurl, libcurl)
     check = pulsar_check_runner(host, deployed)("http://localhost/")
     assert check.rc == 0, check.stdout + check.stderr

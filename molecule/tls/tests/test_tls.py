@@ -1,8 +1,10 @@
 """TLS in front of Pulsar: jobs over HTTPS, HTTP redirected, Pulsar not exposed."""
 
+import re
+
 import pytest
 
-from conftest import MOLECULE_DIR
+from conftest import MOLECULE_DIR, plain
 
 testinfra_hosts = ["pulsarservers"]
 
@@ -102,4 +104,29 @@ def test_broken_site_template_leaves_nginx_as_it_was(host, ansible_playbook, pul
     assert "no_such_directive" in run.stdout + run.stderr  # nginx -t's message reaches the admin
     assert host.check_output("find /etc/nginx -type f -o -type l | sort | xargs sha256sum") == before
     assert host.service("nginx").is_running
+    assert pulsar_check("https://localhost:443/", cafile=CERT).rc == 0
+
+
+def test_no_compiler_when_every_package_has_a_wheel(host, pulsar):
+    # examples/tls asks for pycurl, requests and psutil: PyPI has wheels for them and for pulsar-app's
+    # own dependencies, so the converge installed no compiler or headers (pulsar_build_os_packages).
+    for package in ("build-essential", "python3-dev", "libcurl4-openssl-dev", "libssl-dev"):
+        assert not host.package(package).is_installed, package
+    assert not host.exists("gcc")
+    venv = pulsar["dirs"]["venv"]
+    host.run_test(f"{venv}/bin/python -c 'import pycurl, psutil'")
+
+
+# Last: it leaves the build packages and uwsgi on the host.
+def test_a_package_that_must_be_built_brings_the_build_packages(host, pulsar, ansible_playbook, pulsar_check):
+    # uwsgi has no wheel; told that nothing needs building, the converge finds out from uv's failed build,
+    # installs the build packages and installs again.
+    extra = {"pulsar_optional_dependencies": ["pycurl", "requests", "psutil", "uwsgi"],
+             "pulsar_packages_built_from_source": []}
+    run = ansible_playbook(MOLECULE_DIR / "tls" / "converge.yml", extra)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0 and re.search(r"failed=0\s", out), out
+    assert "had to be built from source and the host had no compiler" in " ".join(plain(out).split()), out
+    assert host.package("build-essential").is_installed
+    host.run_test(f"{pulsar['dirs']['venv']}/bin/uwsgi --version")
     assert pulsar_check("https://localhost:443/", cafile=CERT).rc == 0
