@@ -19,9 +19,6 @@ infrastructure_only() {
 }
 export -f infrastructure_only
 
-run_dir=$(mktemp -d "${TMPDIR:-/tmp}/gop-scenarios.XXXXXX")
-export run_dir
-
 # stamp: each line of stdin with the seconds since the scenario started
 # ($start of run_one), for stages.
 # shellcheck disable=SC2317
@@ -50,6 +47,9 @@ case "${1:-}" in
     --infrastructure-only) infrastructure_only "$2"; exit ;;
     --stages) stages "$2"; exit ;;
 esac
+
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/gop-scenarios.XXXXXX")
+export run_dir
 
 # run_one SUITE:SCENARIO (run by xargs through bash -c)
 # shellcheck disable=SC2317
