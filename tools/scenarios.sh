@@ -7,8 +7,9 @@
 set -euo pipefail
 # shellcheck source=tools/env.sh
 source "$(dirname "$0")/env.sh"
-# What ssh or molecule/conftest.py say when a test container cannot be reached.
-LOST='UNREACHABLE!|INFRASTRUCTURE ERROR|Connection timed out during banner exchange|kex_exchange_identification'
+# What ssh (molecule/lost-connection.ere, which molecule/conftest.py reads too)
+# or molecule/conftest.py say when a test container cannot be reached.
+LOST="INFRASTRUCTURE ERROR|$(cat "$(dirname "$0")/../molecule/lost-connection.ere")"
 export LOST
 
 # infrastructure_only DIR: the attempt in DIR failed by lost connections only.
