@@ -56,7 +56,7 @@ def test_the_summary_gives_each_molecule_step_its_time(tmp_path):
     step = "\x1b[36mINFO    \x1b[0m \x1b[32mdefault\x1b[0m ➜ \x1b[33m{}\x1b[0m: \x1b[32mExecuted: Successful\x1b[0m"
     log = "\n".join([f"[   3 s] {step.format('destroy')}", "[  40 s]   │ TASK [Install] ***",
                      f"[  41 s] {step.format('converge')}", f"[ 300 s] {step.format('verify')}",
-                     f"[ 301 s] \x1b[32mdefault\x1b[0m ➜ \x1b[33mverify\x1b[0m: \x1b[32mExecuted: Successful\x1b[0m"])
+                     "[ 301 s] \x1b[32mdefault\x1b[0m ➜ \x1b[33mverify\x1b[0m: \x1b[32mExecuted: Successful\x1b[0m"])
     (tmp_path / "log").write_text(log + "\n", encoding="utf-8")
     run = subprocess.run([ROOT / "tools" / "scenarios.sh", "--stages", tmp_path / "log"], capture_output=True,
                          text=True, check=True)
