@@ -7,7 +7,7 @@ SCENARIOS ?= faults slurm relay amqp preflight galaxy hostile default tls
 # Debian 13 in CI (its 90 minutes): the scenarios whose behaviour differs most
 # between the two systemd versions (faults and hostile converge the tutorial's
 # playbook there); the others pass there when run by hand (README).
-TRIXIE_SCENARIOS ?= faults hostile tls
+TRIXIE_SCENARIOS ?= faults hostile
 
 .PHONY: setup lint test demo bench clean
 
