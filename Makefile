@@ -3,11 +3,12 @@ SHELL := /bin/bash
 ENV := source tools/env.sh &&
 # Longest first: tools/scenarios.sh runs GOP_LANES (default 2) at a time, in this order,
 # each scenario on Debian 12 and then, when in TRIXIE_SCENARIOS, on Debian 13.
-SCENARIOS ?= faults slurm relay amqp preflight galaxy hostile default tls
-# Debian 13 in CI (its 90 minutes): the scenarios whose behaviour differs most
-# between the two systemd versions (faults and hostile converge the tutorial's
-# playbook there); the others pass there when run by hand (README).
-TRIXIE_SCENARIOS ?= faults hostile
+SCENARIOS ?= amqp hpc preflight relay faults hostile galaxy slurm default tls
+# Debian 13 in CI (its 90 minutes): the scenario whose behaviour differs most
+# between the two systemd versions (hostile: the tutorial's playbook in a
+# container without CAP_SYS_ADMIN, where systemd 257 cannot start a sandboxed
+# unit); the others pass there when run by hand (README).
+TRIXIE_SCENARIOS ?= hostile
 
 .PHONY: setup lint test demo bench clean
 

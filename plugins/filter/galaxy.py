@@ -70,13 +70,30 @@ def pulsar_mode(hv):
         raise
 
 
+def _server_dir(hv):
+    """The pulsar role's pulsar_server_dir from a host's inputs: rootless (pulsar_rootless), ~/pulsar of the account
+    Ansible connects as, read from the host's facts when they were gathered."""
+    given = hv.get("pulsar_server_dir") or hv.get("pulsar_root")
+    if given:
+        return given
+    if not boolean(hv.get("pulsar_rootless", False), strict=False):
+        return PULSAR_SERVER_DIR
+    home = (hv.get("ansible_facts") or {}).get("user_dir")
+    if not home:
+        raise AnsibleUndefinedVariable(
+            "a rootless Pulsar host without pulsar_root (or pulsar_server_dir) keeps its staging directory in the "
+            "account's home, which Galaxy's side learns from that host's facts, and none were gathered in this "
+            "run: set pulsar_root, or run the pulsar play first")
+    return home + "/pulsar"
+
+
 def pulsar_endpoint_from_inputs(hv):
     """What the pulsar role publishes as pulsar_endpoint (roles/pulsar/vars/main.yml,
     _pulsar_endpoint), read from a host's inputs and the role's defaults: for a
     run in which the pulsar role did not run on that host."""
     mq = hv.get("pulsar_message_queue_url") or _app_value(hv, "message_queue_url", "", role_default=False) or ""
     relay = hv.get("pulsar_relay_url") or ""
-    server_dir = hv.get("pulsar_server_dir") or hv.get("pulsar_root") or PULSAR_SERVER_DIR
+    server_dir = _server_dir(hv)
     return {
         "mode": "relay" if relay else ("mq" if mq else "rest"),
         "staging_directory": _app_value(hv, "staging_directory",

@@ -14,13 +14,15 @@ ROOT = Path(__file__).resolve().parents[3]
 FACTS = {"ansible_facts": {"distribution": "Debian", "distribution_major_version": "12", "os_family": "Debian"},
          "inventory_hostname": "h", "groups": {"all": ["h"], "pulsarservers": ["h"]}, "ansible_check_mode": False,
          "role_path": str(ROOT / "roles" / "pulsar")}
-FILES = ("roles/pulsar/defaults/main.yml", "group_vars/pulsarservers.yml", "roles/pulsar/vars/main.yml",
-         "molecule/test_vars.yml")
+FILES = ("roles/common/vars/Debian.yml", "roles/pulsar/defaults/main.yml", "group_vars/pulsarservers.yml",
+         "roles/pulsar/vars/main.yml", "molecule/test_vars.yml")
 
 
 def render(expression, admin):
+    """With the tutorial's group_vars unless admin holds "without_tutorial": true."""
     variables = {}
-    for path in FILES:
+    skip = {"group_vars/pulsarservers.yml"} if admin.pop("without_tutorial", False) else set()
+    for path in (path for path in FILES if path not in skip):
         variables.update(DataLoader().load_from_file(str(ROOT / path), trusted_as_template=True))
     variables.update(FACTS, **admin)
     variables["hostvars"] = {"h": variables}

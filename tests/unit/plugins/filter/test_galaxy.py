@@ -21,7 +21,9 @@ SETTINGS = {"local_workers": 4, "runner_workers": 2, "transport_timeout": 300, "
 
 def test_staging_defaults_are_the_pulsar_roles():
     defaults = yaml.safe_load((ROOT / "roles/pulsar/defaults/main.yml").read_text())
-    assert defaults["pulsar_server_dir"] == "{{ pulsar_root or '" + galaxy.PULSAR_SERVER_DIR + "' }}"
+    assert defaults["pulsar_server_dir"] == (
+        "{{ pulsar_root or (ansible_facts.user_dir ~ '/pulsar' if pulsar_rootless | bool else '"
+        + galaxy.PULSAR_SERVER_DIR + "') }}")
     assert defaults["pulsar_staging_dir"] == "{{ pulsar_server_dir }}" + galaxy.STAGING_BELOW_SERVER_DIR
     assert defaults["pulsar_port"] == galaxy.PULSAR_PORT
     nginx = yaml.safe_load((ROOT / "roles/pulsar_nginx/defaults/main.yml").read_text())
@@ -419,3 +421,13 @@ def test_incomplete_destinations_are_named_with_what_they_lack():
         "y (mq) needs an absolute jobs_directory",
         "z (relay) needs a relay_url https://host[:port], a relay_password, an absolute jobs_directory",
         "w (mq) needs an absolute jobs_directory"]
+
+
+def test_a_rootless_hosts_staging_is_in_the_accounts_home():
+    hv = {"pulsar_rootless": True, "pulsar_message_queue_url": "amqp://u:p@mq/v",
+          "ansible_facts": {"user_dir": "/home/hpc"}}
+    assert galaxy.pulsar_endpoint_from_inputs(hv)["staging_directory"] == "/home/hpc/pulsar/files/staging"
+    assert galaxy.pulsar_endpoint_from_inputs({**hv, "pulsar_root": "/shared/hpc/pulsar"})[
+        "staging_directory"] == "/shared/hpc/pulsar/files/staging"
+    with pytest.raises(AnsibleUndefinedVariable, match="set pulsar_root"):
+        galaxy.pulsar_endpoint_from_inputs({**hv, "ansible_facts": {}})
