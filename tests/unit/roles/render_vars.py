@@ -19,9 +19,11 @@ FILES = ("roles/common/vars/Debian.yml", "roles/pulsar/defaults/main.yml", "grou
 
 
 def render(expression, admin):
-    """With the tutorial's group_vars unless admin holds "without_tutorial": true."""
+    """With the tutorial's group_vars unless admin holds "without_tutorial": true, and the platform's variables
+    unless "without_platform": true (as when argument validation templates the specs' defaults, before them)."""
     variables = {}
-    skip = {"group_vars/pulsarservers.yml"} if admin.pop("without_tutorial", False) else set()
+    skip = ({"group_vars/pulsarservers.yml"} if admin.pop("without_tutorial", False) else set()) | (
+        {"roles/common/vars/Debian.yml"} if admin.pop("without_platform", False) else set())
     for path in (path for path in FILES if path not in skip):
         variables.update(DataLoader().load_from_file(str(ROOT / path), trusted_as_template=True))
     variables.update(FACTS, **admin)

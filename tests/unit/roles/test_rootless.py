@@ -60,3 +60,10 @@ def test_site_cas_go_into_the_accounts_bundle():
     assert env["REQUESTS_CA_BUNDLE"] == bundle and pip == bundle
     assert render("{{ _pulsar_ca_bundle }}", **rootless(pulsar_ca_certificates=[])) == \
         "/etc/ssl/certs/ca-certificates.crt"
+
+
+def test_pip_trusts_the_bundle_before_the_platform_is_known():
+    """Argument validation templates pulsar_pip_ca_bundle's default before the platform's variables are read."""
+    certs = {"pulsar_ca_certificates": ["/x/site-ca.crt"], "without_platform": True}
+    assert render("{{ pulsar_pip_ca_bundle }}", ansible_facts=FACTS, **certs) == "/etc/ssl/certs/ca-certificates.crt"
+    assert render("{{ pulsar_pip_ca_bundle }}", **rootless(**certs)) == "/home/hpc/pulsar/config/ca-bundle.pem"
