@@ -32,11 +32,11 @@ stamp() {
 export -f stamp
 
 # stages LOG: "converge 120 s, verify 300 s, ..." from a stamped molecule log,
-# each step's time up to the line molecule prints when it has run it (in the
-# summary, which is what a CI run shows last).
+# each step's time up to the line molecule prints when it has run it (ERROR for
+# a step that failed; in the summary, which is what a CI run shows last).
 # shellcheck disable=SC2317
 stages() {
-    sed 's/\x1b\[[0-9;]*m//g' "$1" | awk '/^\[ *[0-9]+ s\] INFO .*: Executed: / {
+    sed 's/\x1b\[[0-9;]*m//g' "$1" | awk '/^\[ *[0-9]+ s\] (INFO|ERROR) .*: Executed: / {
         t = substr($0, 2) + 0; step = $0; sub(/: Executed: .*/, "", step); sub(/.* /, "", step)
         printf "%s%s %d s", sep, step, t - prev; prev = t; sep = ", " }'
 }

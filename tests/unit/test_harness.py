@@ -61,3 +61,14 @@ def test_the_summary_gives_each_molecule_step_its_time(tmp_path):
     run = subprocess.run([ROOT / "tools" / "scenarios.sh", "--stages", tmp_path / "log"], capture_output=True,
                          text=True, check=True)
     assert run.stdout == "destroy 3 s, converge 38 s, verify 259 s"
+
+
+def test_a_failed_step_keeps_its_time(tmp_path):
+    """molecule prints a failed step's line as an ERROR: its time is the step's, not the next one's."""
+    failed = "\x1b[31mERROR   \x1b[0m \x1b[32mhpc\x1b[0m ➜ \x1b[33mverify\x1b[0m: \x1b[31mExecuted: Failed\x1b[0m"
+    done = "\x1b[36mINFO    \x1b[0m \x1b[32mhpc\x1b[0m ➜ \x1b[33m{}\x1b[0m: \x1b[32mExecuted: Successful\x1b[0m"
+    log = "\n".join([f"[  10 s] {done.format('converge')}", f"[ 400 s] {failed}", f"[ 450 s] {done.format('destroy')}"])
+    (tmp_path / "log").write_text(log + "\n", encoding="utf-8")
+    run = subprocess.run([ROOT / "tools" / "scenarios.sh", "--stages", tmp_path / "log"], capture_output=True,
+                         text=True, check=True)
+    assert run.stdout == "converge 10 s, verify 390 s, destroy 50 s"
