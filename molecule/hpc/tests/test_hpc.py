@@ -39,7 +39,7 @@ def pulsar_pid(host):
         return "" if pid == "0" else pid
     account = account_of(host)
     return host.run(f"/shared/{account}/pulsar/config/pulsar-supervise.sh status && "
-                    f"cat /shared/{account}/pulsar/pulsar.pid").stdout.strip()
+                    f"cat /shared/{account}/pulsar/pulsar.$(uname -n).pid").stdout.strip()
 
 
 def wait_for_new_pulsar(host, old, timeout):
