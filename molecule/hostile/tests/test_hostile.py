@@ -201,6 +201,39 @@ def test_real_job_passes(host, pulsar_check):
     assert cmd.rc == 0, cmd.stdout + cmd.stderr
 
 
+# A job asking for more memory than each process may allocate: in one piece when the limit is about the host's size
+# (the allocation is refused at once, nothing is touched), else in 32 MiB pieces it fills. Without a limit it says
+# so and allocates nothing (a regression must not make this test take the machine's memory).
+MEMORY_HOG = """python3 - <<'END'
+import resource
+limit = resource.getrlimit(resource.RLIMIT_DATA)[0]
+if limit == resource.RLIM_INFINITY:
+    raise SystemExit("no memory limit")
+print("limit", limit, flush=True)
+piece = limit + (64 << 20) if limit > (4 << 30) else 32 << 20
+held = [b"x" * piece for _ in range((limit + (64 << 20)) // piece + 1)]
+print("allocated", sum(map(len, held)))
+END
+"""
+
+
+def test_an_oversized_job_fails_and_pulsar_keeps_serving(host, pulsar, pulsar_check):
+    """A job allocating past the unit's per-process limit (LimitDATA: a kernel limit, in force in any container)
+    fails with an out-of-memory error; Pulsar's main process is the same one after it, and the next job passes.
+    The unit's limits for Pulsar and its jobs together are as systemd reads them."""
+    before = main_pid(host)
+    report = run_job(host, pulsar, MEMORY_HOG)
+    assert '"complete": "true"' in report, report
+    assert "MemoryError" in report and "allocated" not in report, report
+    assert main_pid(host) == before and host.service("pulsar").is_running
+    limits = dict(line.split("=", 1) for line in host.check_output(
+        "systemctl show pulsar -p OOMPolicy,LimitDATA,MemoryMax,TasksMax,CPUWeight").splitlines())
+    assert limits["OOMPolicy"] == "continue" and limits["CPUWeight"] == "50", limits
+    assert "infinity" not in (limits["MemoryMax"], limits["TasksMax"], limits["LimitDATA"]), limits
+    cmd = pulsar_check(f"{URL}/")
+    assert cmd.rc == 0, cmd.stdout + cmd.stderr
+
+
 def test_nothing_root_relies_on_is_writable_by_the_service_user(host):
     """The venv, the config, the unit, the CA files, the home: neither they nor an ancestor."""
     paths = BEFORE[host.backend.host]["paths"]

@@ -39,6 +39,8 @@ Prints one JSON object:
   sandbox    the name of the first layer that works ("none" if none does,
              null if not probed); sandbox_detail says why the ones before it
              do not
+  memory     the host's physical memory in bytes (the service's limits are
+             sized from it)
 """
 
 import json
@@ -188,7 +190,8 @@ def main():
     take_over, unsafe, tighten = check_paths(args, uid, gids)
     sandbox, detail = probe_sandbox(args["probe"]) if args.get("probe") else (None, "")
     print(json.dumps({"take_over": take_over, "create": missing_ancestors(args.get("make", [])), "unsafe": unsafe,
-                      "tighten": tighten, "sandbox": sandbox, "sandbox_detail": detail}))
+                      "tighten": tighten, "sandbox": sandbox, "sandbox_detail": detail,
+                      "memory": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")}))
 
 
 if __name__ == "__main__":
