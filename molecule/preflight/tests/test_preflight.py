@@ -229,6 +229,7 @@ def test_a_job_limit_pulsar_ignores_is_named(ansible_playbook):
     words = " ".join(plain(out).split())  # the message as one line: the callback wraps and colours each line
     assert "sets num_concurrent_jobs (_default_: 2), but Pulsar 0.16.0" in words, out
     assert "queued_python manager starts every job at once" in words, out
+    assert "(pulsar_memory_max, pulsar_process_memory_max, pulsar_tasks_max, pulsar_cpu_weight" in words, out
 
 
 def test_no_service_user(host):
