@@ -19,6 +19,8 @@ from ansible_collections.galaxy_ops.pulsar.plugins.filter.broker import amqp_tls
 PULSAR_SERVER_DIR = "/opt/pulsar"
 STAGING_BELOW_SERVER_DIR = "/files/staging"
 PULSAR_PORT = 8913
+# pulsar_memory_max (the unit's MemoryMax) and pulsar_process_memory_max (LimitDATA).
+PULSAR_MEMORY_LIMITS = ("90%", "90%")
 
 REST_RUNNER = "galaxy.jobs.runners.pulsar:PulsarRESTJobRunner"
 MQ_RUNNER = "galaxy.jobs.runners.pulsar:PulsarMQJobRunner"
@@ -218,8 +220,43 @@ def _limits(hv):
     if isinstance(cores, int) and cores > 0:
         limits["max_accepted_cores"] = cores
     if isinstance(memory, int) and memory > 0:
-        limits["max_accepted_mem"] = round(memory / 1024, 1)
+        limits["max_accepted_mem"] = round(min([memory] + _unit_memory_limits_mb(hv, memory)) / 1024, 1)
     return limits
+
+
+_SYSTEMD_SIZE = re.compile(r"^([1-9][0-9]*)([KMGT]?)$")
+
+
+def _memory_mb(value, memory):
+    """A unit's memory setting in MiB: bytes with systemd's K, M, G or T (powers of 1024), or a share of the
+    host's memory (memory, in MiB); None for none (empty, 0, infinity) or what is not such a value."""
+    value = str(value).strip()
+    if value.endswith("%"):
+        try:
+            return memory * float(value[:-1]) / 100 or None
+        except ValueError:
+            return None
+    match = _SYSTEMD_SIZE.match(value)
+    if not match:
+        return None
+    return int(match[1]) * 1024 ** "BKMGT".index(match[2] or "B") / 1024 ** 2
+
+
+def _unit_memory_limits_mb(hv, memory):
+    """The memory limits the pulsar role puts in the host's unit (MiB), as it reads them: MemoryMax from
+    pulsar_memory_max, galaxyproject.pulsar's pulsar_systemd_memory_limit (GiB) over it, LimitDATA from
+    pulsar_process_memory_max, and the admin's pulsar_systemd_service_options over all; none for a user's
+    unit (rootless), which takes none."""
+    if boolean(hv.get("pulsar_rootless", False), strict=False):
+        return []
+    memory_max, data = (hv.get(name, default) for name, default in
+                        zip(("pulsar_memory_max", "pulsar_process_memory_max"), PULSAR_MEMORY_LIMITS))
+    if str(hv.get("pulsar_systemd_memory_limit", "0")).isdigit() and int(hv.get("pulsar_systemd_memory_limit", 0)):
+        memory_max = f"{int(hv['pulsar_systemd_memory_limit'])}G"
+    options = hv.get("pulsar_systemd_service_options") or {}
+    if isinstance(options, Mapping):
+        memory_max, data = options.get("MemoryMax", memory_max), options.get("LimitDATA", data)
+    return [limit for limit in (_memory_mb(memory_max, memory), _memory_mb(data, memory)) if limit]
 
 
 def _merged(base, override):

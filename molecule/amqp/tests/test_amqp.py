@@ -231,9 +231,13 @@ def test_the_tpv_destinations_file(galaxy):
         assert destination["runner"] == ident(name) + "_mq"
         assert destination["scheduling"] == {"require": [ident(name)]}
         assert destination["params"]["jobs_directory"] == f"{ROOT}/files/staging"
-        # The host's own cores and memory (gathered by pulsar_galaxy: the pulsar play gathers only min).
-        cores = int(group_host("pulsarservers", _hosts("pulsarservers").index(name)).check_output("nproc"))
-        assert destination["max_accepted_cores"] == cores and destination["max_accepted_mem"] > 1
+        # The host's own cores (gathered by pulsar_galaxy: the pulsar play gathers only min), and no more memory
+        # than the host's Pulsar unit lets a job have (MemoryMax for the unit, LimitDATA for each process).
+        pulsar = group_host("pulsarservers", _hosts("pulsarservers").index(name))
+        assert destination["max_accepted_cores"] == int(pulsar.check_output("nproc"))
+        unit = pulsar.check_output("systemctl show pulsar -p MemoryMax -p LimitDATA --value").split()
+        gib = min(int(limit) for limit in unit if limit.isdigit()) / 2**30
+        assert gib - 0.1 <= destination["max_accepted_mem"] <= gib + 0.05, (unit, destination)
 
 
 def test_a_third_host_leaves_the_others_alone(ansible_playbook, galaxy, galaxy_job, tmp_path):

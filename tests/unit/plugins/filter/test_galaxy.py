@@ -26,6 +26,7 @@ def test_staging_defaults_are_the_pulsar_roles():
         + galaxy.PULSAR_SERVER_DIR + "') }}")
     assert defaults["pulsar_staging_dir"] == "{{ pulsar_server_dir }}" + galaxy.STAGING_BELOW_SERVER_DIR
     assert defaults["pulsar_port"] == galaxy.PULSAR_PORT
+    assert (defaults["pulsar_memory_max"], defaults["pulsar_process_memory_max"]) == galaxy.PULSAR_MEMORY_LIMITS
     nginx = yaml.safe_load((ROOT / "roles/pulsar_nginx/defaults/main.yml").read_text())
     assert (nginx["pulsar_nginx_http_port"], nginx["pulsar_nginx_https_port"]) == (80, 443)
 
@@ -384,11 +385,11 @@ def test_tpv_destinations_carry_runner_params_limits_and_tags():
     tpv = galaxy.galaxy_tpv_destinations(config, destinations + [{"id": "byhand", "url": "http://x/",
                                                                   "private_token": "t3"}])["destinations"]
     assert list(tpv) == ["mq_a", "rest", "cluster", "nofacts"]  # only what Galaxy's config has
-    assert tpv["mq_a"] == {"runner": "mq_a_mq", "max_accepted_cores": 8, "max_accepted_mem": 31.2,
+    assert tpv["mq_a"] == {"runner": "mq_a_mq", "max_accepted_cores": 8, "max_accepted_mem": 28.1,
                            "scheduling": {"require": ["mq_a"]},
                            "params": {"jobs_directory": "/opt/pulsar/files/staging",
                                       "default_file_action": "remote_transfer"}}
-    assert tpv["rest"]["max_accepted_cores"] == 1 and tpv["rest"]["max_accepted_mem"] == 3.8
+    assert tpv["rest"]["max_accepted_cores"] == 1 and tpv["rest"]["max_accepted_mem"] == 3.5
     assert tpv["rest"]["scheduling"] == {"require": ["rest"], "accept": ["small"]}
     assert tpv["rest"]["params"]["url"] == "http://rest/" and tpv["rest"]["runner"] == "pulsar"
     assert "max_accepted_cores" not in tpv["cluster"]  # the cluster's nodes, not the submit host, run the jobs
@@ -398,6 +399,28 @@ def test_tpv_destinations_carry_runner_params_limits_and_tags():
     assert galaxy.galaxy_tpv_destinations(config, destinations + [
         {"id": "byhand", "url": "http://x/", "private_token": "t3"}])["destinations"]["byhand"]["scheduling"] == {
         "require": ["byhand"]}
+
+
+def test_tpv_memory_is_what_a_job_may_take_under_the_units_limits():
+    """A job TPV sends may use no more than the Pulsar unit lets one process (LimitDATA) or the whole unit
+    (MemoryMax) have: the smallest of them and the host's memory, each read as the pulsar role reads it."""
+    host = {"private_token": "t", "ansible_processor_vcpus": 4, "ansible_memtotal_mb": 16384}
+
+    def mem(**settings):
+        destinations = galaxy.pulsar_destinations(["h"], {"h": dict(host, **settings)})
+        tpv = galaxy.galaxy_tpv_destinations(galaxy.galaxy_job_config(destinations, SETTINGS), destinations)
+        return tpv["destinations"]["h"].get("max_accepted_mem")
+
+    assert mem() == 14.4  # both limits' default, 90 % of the host
+    assert mem(pulsar_process_memory_max="4G") == 4.0
+    assert mem(pulsar_process_memory_max="3072M", pulsar_memory_max="8G") == 3.0
+    assert mem(pulsar_process_memory_max="50%") == 8.0
+    assert mem(pulsar_process_memory_max="", pulsar_memory_max="infinity") == 16.0
+    assert mem(pulsar_memory_max="2G", pulsar_process_memory_max="0") == 2.0
+    assert mem(pulsar_systemd_memory_limit=6) == 6.0  # galaxyproject.pulsar's, in GiB: it wins over MemoryMax
+    assert mem(pulsar_systemd_service_options={"LimitDATA": "1073741824"}) == 1.0  # the admin's own, last
+    assert mem(pulsar_rootless=True, pulsar_root="/home/u/pulsar") == 16.0  # a user's unit takes no limits
+    assert mem(pulsar_process_memory_max="1G", pulsar_tpv_destination={"max_accepted_mem": 0.5}) == 0.5
 
 
 def test_the_index_names_hosts_runners_and_queues_without_secrets():
