@@ -224,6 +224,25 @@ def _limits(hv):
     return limits
 
 
+# What a job on a host that runs its jobs itself learns of what TPV gave it. Pulsar's job script sets
+# GALAXY_SLOTS from a cluster's variables only, else 1, and then the destination's environment: these put
+# TPV's cores and memory (GiB) there, as GALAXY_SLOTS and GALAXY_MEMORY_MB, for the tools that read them. A
+# tool with no cores or memory in TPV gets 1 slot and no memory value (TPV evaluates each value as an
+# f-string, where a name it did not set is not defined: globals() is the evaluation's namespace).
+TPV_JOB_ENVIRONMENT = {
+    "GALAXY_SLOTS": "{max(1, int(globals().get('cores') or 1))}",
+    "GALAXY_MEMORY_MB": "{int(float(globals().get('mem') or 0) * 1024) or ''}",
+}
+
+
+def _job_environment(hv):
+    """TPV's env for a host's destination: none for one that hands its jobs to a cluster, whose own variables
+    (SLURM_CPUS_ON_NODE, ...) the job script reads."""
+    if any(kind not in LOCAL_MANAGERS for _name, kind in _managers(hv)):
+        return {}
+    return {"env": dict(TPV_JOB_ENVIRONMENT)}
+
+
 _SYSTEMD_SIZE = re.compile(r"^([1-9][0-9]*)([KMGT]?)$")
 
 
@@ -301,7 +320,7 @@ def pulsar_destinations(hosts, hostvars):
         else:
             destination = {"id": ident, "url": _rest_url(host, hv), "private_token": endpoint["private_token"]}
         destination["host"] = host
-        tpv = {**_limits(hv), "scheduling": {"require": [ident]}}
+        tpv = {**_limits(hv), **_job_environment(hv), "scheduling": {"require": [ident]}}
         destination["tpv"] = _merged(tpv, hv.get("pulsar_tpv_destination") or {})
         out.append(destination)
     return out

@@ -215,10 +215,15 @@ def test_each_pulsar_on_the_shared_vhost_has_queues_of_its_own(host, pulsar, bro
 @pytest.mark.parametrize("tool_id, ran_on", [("tpv_checksum_mq1", MQ1), ("tpv_checksum_mq2", MQ2)])
 def test_tpv_sends_each_tool_to_the_host_it_names(galaxy_job, tool_id, ran_on):
     """TPV (3.3, in Galaxy's venv) reads pulsar_galaxy's destinations file: the tool requiring a host's tag ran
-    there (its output and job metrics name the host that computed it), through that host's runner."""
+    there (its output and job metrics name the host that computed it), through that host's runner, with the
+    cores and memory TPV gave it as GALAXY_SLOTS and GALAXY_MEMORY_MB (the core metrics plugin reads them in the
+    job: templates/tpv_site.yml.j2 gives tpv_checksum_mq2 2 cores and 1.5 GiB, every other tool 1 and 1)."""
     result = galaxy_job.passes(tool_id, ran_on)
     assert result["runner"] == ident(ran_on) + "_mq", result
     assert result["metrics"]["hostname"]["hostname"] == ran_on, result["metrics"]
+    slots, memory = (2, 1536) if tool_id == "tpv_checksum_mq2" else (1, 1024)
+    core = result["metrics"]["core"]
+    assert (int(float(core["galaxy_slots"])), int(float(core["galaxy_memory_mb"]))) == (slots, memory), core
 
 
 def test_the_tpv_destinations_file(galaxy):

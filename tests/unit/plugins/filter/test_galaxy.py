@@ -1,5 +1,6 @@
 """Unit tests of plugins/filter/galaxy.py (Galaxy's job configuration as data)."""
 
+import ast
 import importlib.util
 from pathlib import Path
 
@@ -386,6 +387,7 @@ def test_tpv_destinations_carry_runner_params_limits_and_tags():
                                                                   "private_token": "t3"}])["destinations"]
     assert list(tpv) == ["mq_a", "rest", "cluster", "nofacts"]  # only what Galaxy's config has
     assert tpv["mq_a"] == {"runner": "mq_a_mq", "max_accepted_cores": 8, "max_accepted_mem": 28.1,
+                           "env": galaxy.TPV_JOB_ENVIRONMENT,
                            "scheduling": {"require": ["mq_a"]},
                            "params": {"jobs_directory": "/opt/pulsar/files/staging",
                                       "default_file_action": "remote_transfer"}}
@@ -393,6 +395,8 @@ def test_tpv_destinations_carry_runner_params_limits_and_tags():
     assert tpv["rest"]["scheduling"] == {"require": ["rest"], "accept": ["small"]}
     assert tpv["rest"]["params"]["url"] == "http://rest/" and tpv["rest"]["runner"] == "pulsar"
     assert "max_accepted_cores" not in tpv["cluster"]  # the cluster's nodes, not the submit host, run the jobs
+    assert "env" not in tpv["cluster"]  # the job script reads the cluster's own variables (SLURM_CPUS_ON_NODE)
+    assert tpv["nofacts"]["env"] == galaxy.TPV_JOB_ENVIRONMENT
     assert "max_accepted_cores" not in tpv["nofacts"] and tpv["nofacts"]["scheduling"] == {"require": ["nofacts"]}
     config = galaxy.galaxy_job_config(destinations + [{"id": "byhand", "url": "http://x/", "private_token": "t3"}],
                                       SETTINGS)
@@ -421,6 +425,28 @@ def test_tpv_memory_is_what_a_job_may_take_under_the_units_limits():
     assert mem(pulsar_systemd_service_options={"LimitDATA": "1073741824"}) == 1.0  # the admin's own, last
     assert mem(pulsar_rootless=True, pulsar_root="/home/u/pulsar") == 16.0  # a user's unit takes no limits
     assert mem(pulsar_process_memory_max="1G", pulsar_tpv_destination={"max_accepted_mem": 0.5}) == 0.5
+
+
+def test_tpv_gives_a_job_its_cores_and_memory_as_galaxy_slots_and_galaxy_memory_mb():
+    """Evaluated as TPV 3.3 evaluates an env value (an f-string in the job's namespace, tpv/core/loader.py):
+    TPV's cores and memory (GiB), or 1 slot and no memory where TPV gave none; a site's own env merges in."""
+    def evaluated(namespace):
+        out = {}
+        for name, code in galaxy.TPV_JOB_ENVIRONMENT.items():
+            block = ast.parse("f'''" + code + "'''", mode="exec")
+            last = ast.Expression(block.body.pop().value)
+            scope = dict(namespace)
+            exec(compile(block, "<tpv>", "exec"), scope)  # noqa: S102 - the test evaluates its own constant
+            out[name] = eval(compile(last, "<tpv>", "eval"), scope)  # noqa: S307
+        return out
+
+    assert evaluated({"cores": 4, "mem": 15.2}) == {"GALAXY_SLOTS": "4", "GALAXY_MEMORY_MB": "15564"}
+    assert evaluated({}) == {"GALAXY_SLOTS": "1", "GALAXY_MEMORY_MB": ""}
+    assert evaluated({"cores": 0.5, "mem": None})["GALAXY_SLOTS"] == "1"
+    hostvars = {"h": {"private_token": "t", "pulsar_tpv_destination": {"env": {"OMP_NUM_THREADS": "{cores}"}}}}
+    destinations = galaxy.pulsar_destinations(["h"], hostvars)
+    tpv = galaxy.galaxy_tpv_destinations(galaxy.galaxy_job_config(destinations, SETTINGS), destinations)
+    assert tpv["destinations"]["h"]["env"] == {**galaxy.TPV_JOB_ENVIRONMENT, "OMP_NUM_THREADS": "{cores}"}
 
 
 def test_the_index_names_hosts_runners_and_queues_without_secrets():
