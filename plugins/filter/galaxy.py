@@ -6,6 +6,7 @@ hosts offer, and the runners and environments of Galaxy's job configuration
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -219,19 +220,23 @@ def _limits(hv):
     cores, memory = hv.get("ansible_processor_vcpus"), hv.get("ansible_memtotal_mb")
     if isinstance(cores, int) and cores > 0:
         limits["max_accepted_cores"] = cores
-    if isinstance(memory, int) and memory > 0:
-        limits["max_accepted_mem"] = round(min([memory] + _unit_memory_limits_mb(hv, memory)) / 1024, 1)
+    memory = memory if isinstance(memory, int) and memory > 0 else None
+    known = ([memory] if memory else []) + _unit_memory_limits_mb(hv, memory)
+    if known:
+        # In GiB, rounded down to a tenth: never more than the smallest of them.
+        limits["max_accepted_mem"] = math.floor(min(known) / 1024 * 10 + 1e-9) / 10
     return limits
 
 
 # What a job on a host that runs its jobs itself learns of what TPV gave it. Pulsar's job script sets
-# GALAXY_SLOTS from a cluster's variables only, else 1, and then the destination's environment: these put
-# TPV's cores and memory (GiB) there, as GALAXY_SLOTS and GALAXY_MEMORY_MB, for the tools that read them. A
-# tool with no cores or memory in TPV gets 1 slot and no memory value (TPV evaluates each value as an
-# f-string, where a name it did not set is not defined: globals() is the evaluation's namespace).
+# GALAXY_SLOTS from a cluster's variables only, else from the environment, else 1, and then the destination's
+# environment: these put TPV's cores and memory (GiB) there, as GALAXY_SLOTS and GALAXY_MEMORY_MB, for the
+# tools that read them. A tool with no cores or memory in TPV keeps what the job had ($GALAXY_SLOTS: Pulsar
+# writes each value in double quotes). TPV evaluates each value as an f-string, where a name it did not set
+# is not defined: globals() is the evaluation's namespace.
 TPV_JOB_ENVIRONMENT = {
-    "GALAXY_SLOTS": "{max(1, int(globals().get('cores') or 1))}",
-    "GALAXY_MEMORY_MB": "{int(float(globals().get('mem') or 0) * 1024) or ''}",
+    "GALAXY_SLOTS": "{max(1, int(globals()['cores'])) if globals().get('cores') else '$GALAXY_SLOTS'}",
+    "GALAXY_MEMORY_MB": "{int(float(globals()['mem']) * 1024) if globals().get('mem') else '$GALAXY_MEMORY_MB'}",
 }
 
 
@@ -243,39 +248,54 @@ def _job_environment(hv):
     return {"env": dict(TPV_JOB_ENVIRONMENT)}
 
 
-_SYSTEMD_SIZE = re.compile(r"^([1-9][0-9]*)([KMGT]?)$")
+_SYSTEMD_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([KMGT]?)$")
 
 
 def _memory_mb(value, memory):
-    """A unit's memory setting in MiB: bytes with systemd's K, M, G or T (powers of 1024), or a share of the
-    host's memory (memory, in MiB); None for none (empty, 0, infinity) or what is not such a value."""
-    value = str(value).strip()
+    """A unit's memory setting in MiB: bytes with systemd's K, M, G or T (powers of 1024, decimals allowed),
+    or a share of the host's memory (memory, in MiB, None when unknown); of a soft:hard pair (LimitDATA) the
+    soft one; None for none (empty, 0, infinity) or what is not such a value."""
+    value = str(value).split(":")[0].strip()
     if value.endswith("%"):
         try:
-            return memory * float(value[:-1]) / 100 or None
+            return memory * float(value[:-1]) / 100 or None if memory else None
         except ValueError:
             return None
     match = _SYSTEMD_SIZE.match(value)
     if not match:
         return None
-    return int(match[1]) * 1024 ** "BKMGT".index(match[2] or "B") / 1024 ** 2
+    return float(match[1]) * 1024 ** "BKMGT".index(match[2] or "B") / 1024 ** 2 or None
+
+
+def _gib_limit(value):
+    """galaxyproject.pulsar's pulsar_systemd_memory_limit as the pulsar role applies it (GiB, when its
+    integer part is more than 0, as Jinja's int filter reads it), else None."""
+    try:
+        return f"{value}G" if int(float(str(value))) > 0 else None
+    except ValueError:
+        return None
 
 
 def _unit_memory_limits_mb(hv, memory):
     """The memory limits the pulsar role puts in the host's unit (MiB), as it reads them: MemoryMax from
     pulsar_memory_max, galaxyproject.pulsar's pulsar_systemd_memory_limit (GiB) over it, LimitDATA from
     pulsar_process_memory_max, and the admin's pulsar_systemd_service_options over all; none for a user's
-    unit (rootless), which takes none."""
-    if boolean(hv.get("pulsar_rootless", False), strict=False):
-        return []
-    memory_max, data = (hv.get(name, default) for name, default in
-                        zip(("pulsar_memory_max", "pulsar_process_memory_max"), PULSAR_MEMORY_LIMITS))
-    if str(hv.get("pulsar_systemd_memory_limit", "0")).isdigit() and int(hv.get("pulsar_systemd_memory_limit", 0)):
-        memory_max = f"{int(hv['pulsar_systemd_memory_limit'])}G"
+    unit (rootless) none of the collection's own."""
+    memory_max, data = (None, None) if boolean(hv.get("pulsar_rootless", False), strict=False) else (
+        hv.get(name, default) for name, default in
+        zip(("pulsar_memory_max", "pulsar_process_memory_max"), PULSAR_MEMORY_LIMITS))
+    memory_max = _gib_limit(hv.get("pulsar_systemd_memory_limit", 0)) or memory_max
     options = hv.get("pulsar_systemd_service_options") or {}
     if isinstance(options, Mapping):
         memory_max, data = options.get("MemoryMax", memory_max), options.get("LimitDATA", data)
     return [limit for limit in (_memory_mb(memory_max, memory), _memory_mb(data, memory)) if limit]
+
+
+def _merged_env(base, entries):
+    """TPV's list form of env (a mapping's entries as name and value, then entries): an entry of entries
+    replaces the one of base with its name, as TPV merges env lists; execute and file entries are kept."""
+    names = {entry.get("name") for entry in entries if isinstance(entry, Mapping)}
+    return [{"name": name, "value": value} for name, value in base.items() if name not in names] + list(entries)
 
 
 def _merged(base, override):
@@ -321,7 +341,10 @@ def pulsar_destinations(hosts, hostvars):
             destination = {"id": ident, "url": _rest_url(host, hv), "private_token": endpoint["private_token"]}
         destination["host"] = host
         tpv = {**_limits(hv), **_job_environment(hv), "scheduling": {"require": [ident]}}
-        destination["tpv"] = _merged(tpv, hv.get("pulsar_tpv_destination") or {})
+        own = hv.get("pulsar_tpv_destination") or {}
+        destination["tpv"] = _merged(tpv, own)
+        if "env" in tpv and isinstance(own, Mapping) and isinstance(own.get("env"), list):
+            destination["tpv"]["env"] = _merged_env(tpv["env"], own["env"])
         out.append(destination)
     return out
 

@@ -386,12 +386,12 @@ def test_tpv_destinations_carry_runner_params_limits_and_tags():
     tpv = galaxy.galaxy_tpv_destinations(config, destinations + [{"id": "byhand", "url": "http://x/",
                                                                   "private_token": "t3"}])["destinations"]
     assert list(tpv) == ["mq_a", "rest", "cluster", "nofacts"]  # only what Galaxy's config has
-    assert tpv["mq_a"] == {"runner": "mq_a_mq", "max_accepted_cores": 8, "max_accepted_mem": 28.1,
+    assert tpv["mq_a"] == {"runner": "mq_a_mq", "max_accepted_cores": 8, "max_accepted_mem": 28.0,
                            "env": galaxy.TPV_JOB_ENVIRONMENT,
                            "scheduling": {"require": ["mq_a"]},
                            "params": {"jobs_directory": "/opt/pulsar/files/staging",
                                       "default_file_action": "remote_transfer"}}
-    assert tpv["rest"]["max_accepted_cores"] == 1 and tpv["rest"]["max_accepted_mem"] == 3.5
+    assert tpv["rest"]["max_accepted_cores"] == 1 and tpv["rest"]["max_accepted_mem"] == 3.4
     assert tpv["rest"]["scheduling"] == {"require": ["rest"], "accept": ["small"]}
     assert tpv["rest"]["params"]["url"] == "http://rest/" and tpv["rest"]["runner"] == "pulsar"
     assert "max_accepted_cores" not in tpv["cluster"]  # the cluster's nodes, not the submit host, run the jobs
@@ -423,8 +423,19 @@ def test_tpv_memory_is_what_a_job_may_take_under_the_units_limits():
     assert mem(pulsar_memory_max="2G", pulsar_process_memory_max="0") == 2.0
     assert mem(pulsar_systemd_memory_limit=6) == 6.0  # galaxyproject.pulsar's, in GiB: it wins over MemoryMax
     assert mem(pulsar_systemd_service_options={"LimitDATA": "1073741824"}) == 1.0  # the admin's own, last
-    assert mem(pulsar_rootless=True, pulsar_root="/home/u/pulsar") == 16.0  # a user's unit takes no limits
     assert mem(pulsar_process_memory_max="1G", pulsar_tpv_destination={"max_accepted_mem": 0.5}) == 0.5
+    # Every form systemd takes and the role passes on: decimals, a soft:hard pair (the soft one holds), and
+    # galaxyproject.pulsar's limit as a decimal number of GiB.
+    assert mem(pulsar_systemd_service_options={"MemoryMax": "1.5G"}) == 1.5
+    assert mem(pulsar_systemd_service_options={"LimitDATA": "2G:4G"}) == 2.0
+    assert mem(pulsar_systemd_memory_limit=8.5) == 8.5
+    assert mem(pulsar_systemd_memory_limit="6.0") == 6.0
+    # Never more than the limit: 1000M is 0.977 GiB, 90 % of 16000 MiB 14.06 GiB.
+    assert mem(pulsar_process_memory_max="1000M") == 0.9
+    assert mem(ansible_memtotal_mb=16000) == 14.0
+    # Without the host's facts a limit in bytes still holds; a share of the unknown memory cannot.
+    assert mem(ansible_memtotal_mb=None, pulsar_process_memory_max="4G") == 4.0
+    assert mem(ansible_memtotal_mb=None) is None
 
 
 def test_tpv_gives_a_job_its_cores_and_memory_as_galaxy_slots_and_galaxy_memory_mb():
@@ -441,12 +452,22 @@ def test_tpv_gives_a_job_its_cores_and_memory_as_galaxy_slots_and_galaxy_memory_
         return out
 
     assert evaluated({"cores": 4, "mem": 15.2}) == {"GALAXY_SLOTS": "4", "GALAXY_MEMORY_MB": "15564"}
-    assert evaluated({}) == {"GALAXY_SLOTS": "1", "GALAXY_MEMORY_MB": ""}
+    # Where TPV gave none, what the job already has (the slots Pulsar's job script set, a host-wide value
+    # from the unit's environment): Pulsar writes each value in double quotes, so the shell expands these.
+    assert evaluated({}) == {"GALAXY_SLOTS": "$GALAXY_SLOTS", "GALAXY_MEMORY_MB": "$GALAXY_MEMORY_MB"}
     assert evaluated({"cores": 0.5, "mem": None})["GALAXY_SLOTS"] == "1"
-    hostvars = {"h": {"private_token": "t", "pulsar_tpv_destination": {"env": {"OMP_NUM_THREADS": "{cores}"}}}}
-    destinations = galaxy.pulsar_destinations(["h"], hostvars)
-    tpv = galaxy.galaxy_tpv_destinations(galaxy.galaxy_job_config(destinations, SETTINGS), destinations)
-    assert tpv["destinations"]["h"]["env"] == {**galaxy.TPV_JOB_ENVIRONMENT, "OMP_NUM_THREADS": "{cores}"}
+
+    def env(site_env):
+        hostvars = {"h": {"private_token": "t", "pulsar_tpv_destination": {"env": site_env}}}
+        destinations = galaxy.pulsar_destinations(["h"], hostvars)
+        tpv = galaxy.galaxy_tpv_destinations(galaxy.galaxy_job_config(destinations, SETTINGS), destinations)
+        return tpv["destinations"]["h"]["env"]
+
+    assert env({"OMP_NUM_THREADS": "{cores}"}) == {**galaxy.TPV_JOB_ENVIRONMENT, "OMP_NUM_THREADS": "{cores}"}
+    # TPV's list form too (the only one that holds execute and file entries), merged by name as TPV merges.
+    assert env([{"execute": "module load blast"}, {"name": "GALAXY_SLOTS", "value": "2"}]) == [
+        {"name": "GALAXY_MEMORY_MB", "value": galaxy.TPV_JOB_ENVIRONMENT["GALAXY_MEMORY_MB"]},
+        {"execute": "module load blast"}, {"name": "GALAXY_SLOTS", "value": "2"}]
 
 
 def test_the_index_names_hosts_runners_and_queues_without_secrets():
