@@ -3,7 +3,7 @@
 # (tutorial playbook: nginx + Pulsar) and write them
 # into docs/benchmarks.md (between the BENCH markers). Runs are repeated
 # GOP_BENCH_RUNS times (default 3); the median and the spread are reported.
-#   tools/bench.sh [converge] [noop] [floor] [uv] [fleet] [burst] [galaxy]   (default: all)
+#   tools/bench.sh [converge] [noop] [floor] [uv] [fleet] [burst] [galaxy] [suites]   (default: all)
 set -euo pipefail
 # shellcheck source=tools/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -33,7 +33,7 @@ open(path, "w").write(f"{head}{begin}\n{table}\n{end}{rest.split(end)[1]}")
 PY
 }
 
-sections=${*:-converge noop floor uv fleet burst galaxy}
+sections=${*:-converge noop floor uv fleet burst galaxy suites}
 
 bench_converge() {
 gop_install_collection
@@ -291,6 +291,46 @@ TABLE
 )
 write_section galaxy "$table"
 echo "$table"
+}
+
+# Debian 12 and 13 side by side in one run (#21): for each run, on each suite in
+# turn, the cold converge and no-op of bench_converge and the floor of
+# bench_floor (pip), each in a fresh container of that suite's base image.
+bench_suites() {
+    gop_install_collection
+    gop_inventory "$name"
+    local -A suite_cold suite_noop suite_floor
+    local suite
+    for i in $(seq "$runs"); do
+        for suite in bookworm trixie; do
+            echo "run $i/$runs, $suite: cold converge + job, no-op, floor"
+            export GOP_SUITE=$suite
+            gop_start_container "$name" --fresh
+            suite_cold[$suite]+="$(seconds cold_run) "
+            suite_noop[$suite]+="$(seconds gop_converge) "
+            gop_start_container "$name-floor" --fresh
+            suite_floor[$suite]+="$(seconds floor_run) "
+        done
+    done
+    podman rm -f "$name" "$name-floor" >/dev/null
+    local table="| Tutorial deployment, fresh container | Debian 12 (bookworm): median s (min, max, n) | Debian 13 (trixie) |
+| --- | --- | --- |"
+    local row what
+    for row in cold noop floor; do
+        case $row in
+            cold) what="Cold converge to a passing \`pulsar-check\` job" ;;
+            noop) what="No-op re-run, \`changed=0\`" ;;
+            floor) what="Floor: the same apt + pip installs by hand" ;;
+        esac
+        local -n values=suite_$row
+        table+="
+| $what | $(printf '%s\n' ${values[bookworm]} | stats) | $(printf '%s\n' ${values[trixie]} | stats) |"
+    done
+    table+="
+
+Measured $(date -u +%Y-%m-%d) on $(nproc) cores, one run alternating the two suites, podman $(podman version -f '{{.Client.Version}}')."
+    write_section suites "$table"
+    echo "$table"
 }
 
 for section in $sections; do "bench_$section"; done
