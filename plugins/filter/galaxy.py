@@ -255,7 +255,7 @@ def _memory_mb(value, memory):
     """A unit's memory setting in MiB: bytes with systemd's K, M, G or T (powers of 1024, decimals allowed),
     or a share of the host's memory (memory, in MiB, None when unknown); of a soft:hard pair (LimitDATA) the
     soft one; None for none (empty, 0, infinity) or what is not such a value."""
-    value = str(value).split(":")[0].strip()
+    value = str(value).split(":", maxsplit=1)[0].strip()
     if value.endswith("%"):
         try:
             return memory * float(value[:-1]) / 100 or None if memory else None
@@ -279,8 +279,8 @@ def _gib_limit(value):
 def _unit_memory_limits_mb(hv, memory):
     """The memory limits the pulsar role puts in the host's unit (MiB), as it reads them: MemoryMax from
     pulsar_memory_max, galaxyproject.pulsar's pulsar_systemd_memory_limit (GiB) over it, LimitDATA from
-    pulsar_process_memory_max, and the admin's pulsar_systemd_service_options over all; none for a user's
-    unit (rootless) none of the collection's own."""
+    pulsar_process_memory_max, and the admin's pulsar_systemd_service_options over all; a user's unit
+    (rootless) gets only galaxyproject.pulsar's and the admin's, not the collection's own."""
     memory_max, data = (None, None) if boolean(hv.get("pulsar_rootless", False), strict=False) else (
         hv.get(name, default) for name, default in
         zip(("pulsar_memory_max", "pulsar_process_memory_max"), PULSAR_MEMORY_LIMITS))
