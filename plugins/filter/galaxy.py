@@ -211,10 +211,15 @@ def pulsar_fleet_conflicts(fleet):
 LOCAL_MANAGERS = ("queued_python", "unqueued")
 
 
+def _runs_jobs_itself(hv):
+    """Whether every manager of a host runs its jobs on the host (none hands them to a cluster)."""
+    return all(kind in LOCAL_MANAGERS for _name, kind in _managers(hv))
+
+
 def _limits(hv):
     """TPV's max_accepted_cores/_mem for a host that runs its jobs itself, from its facts when they were
     gathered; none for one that hands them to a cluster (its own cores say nothing of the cluster's)."""
-    if any(kind not in LOCAL_MANAGERS for _name, kind in _managers(hv)):
+    if not _runs_jobs_itself(hv):
         return {}
     limits = {}
     cores, memory = hv.get("ansible_processor_vcpus"), hv.get("ansible_memtotal_mb")
@@ -243,7 +248,7 @@ TPV_JOB_ENVIRONMENT = {
 def _job_environment(hv):
     """TPV's env for a host's destination: none for one that hands its jobs to a cluster, whose own variables
     (SLURM_CPUS_ON_NODE, ...) the job script reads."""
-    if any(kind not in LOCAL_MANAGERS for _name, kind in _managers(hv)):
+    if not _runs_jobs_itself(hv):
         return {}
     return {"env": dict(TPV_JOB_ENVIRONMENT)}
 
