@@ -232,6 +232,22 @@ def test_a_job_limit_pulsar_ignores_is_named(ansible_playbook):
     assert "(pulsar_memory_max, pulsar_process_memory_max, pulsar_tasks_max, pulsar_cpu_weight" in words, out
 
 
+def test_a_role_parameter_of_the_pulsar_role_alone_is_checked(ansible_playbook, tmp_path):
+    """pulsar_nginx runs the pulsar role's checks first, and the pulsar role skips them when its settings are
+    the same: a role parameter only the pulsar role sees is still checked."""
+    for name in ("group_vars", "templates"):
+        (tmp_path / name).symlink_to(REPO / name)
+    playbook = tmp_path / "playbook.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "The tutorial's roles, with a role parameter for the pulsar role only",
+        "hosts": "pulsarservers", "gather_subset": ["min"],
+        "roles": [{"role": "galaxy_ops.pulsar.pulsar_nginx", "become": True},
+                  {"role": "galaxy_ops.pulsar.pulsar", "become": True, "vars": {"pulsar_staging_dir": "staging"}}],
+    }]))
+    run = ansible_playbook(playbook, {}, "--check", "--tags", "pulsar_preflight")
+    assert_refused_in_preflight(run, "pulsar_staging_dir")
+
+
 def test_no_service_user(host):
     assert not host.user("pulsar").exists
 
