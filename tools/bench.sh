@@ -3,7 +3,8 @@
 # (tutorial playbook: nginx + Pulsar) and write them
 # into docs/benchmarks.md (between the BENCH markers). Runs are repeated
 # GOP_BENCH_RUNS times (default 3); the median and the spread are reported.
-#   tools/bench.sh [converge] [noop] [floor] [uv] [fleet] [burst] [galaxy] [suites]   (default: all)
+#   tools/bench.sh [converge] [noop] [floor] [uv] [fleet] [burst] [galaxy] [suites] [revision]   (default: all)
+# revision compares the no-op re-run with another git revision's collection (GOP_BENCH_BASE).
 set -euo pipefail
 # shellcheck source=tools/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -33,7 +34,7 @@ open(path, "w").write(f"{head}{begin}\n{table}\n{end}{rest.split(end)[1]}")
 PY
 }
 
-sections=${*:-converge noop floor uv fleet burst galaxy suites}
+sections=${*:-converge noop floor uv fleet burst galaxy suites revision}
 
 bench_converge() {
 gop_install_collection
@@ -330,6 +331,43 @@ bench_suites() {
 
 Measured $(date -u +%Y-%m-%d) on $(nproc) cores, one run alternating the two suites, podman $(podman version -f '{{.Client.Version}}')."
     write_section suites "$table"
+    echo "$table"
+}
+
+# The no-op re-run of another revision's collection (GOP_BENCH_BASE, a git
+# revision) and of the working tree's, alternating on one converged container
+# of the tutorial's deployment: where a no-op figure moved, and by how much.
+# Each run must report changed=0 (the two write the same files).
+noop_run() { local out; out=$(gop_converge) && [[ $out == *" changed=0 "* ]]; }
+bench_revision() {
+    if [ -z "${GOP_BENCH_BASE:-}" ]; then echo "revision: set GOP_BENCH_BASE to a git revision; skipped"; return; fi
+    local base tree
+    local -a base_noop tree_noop
+    base=$(git -C "$GOP_ROOT" rev-parse --short "$GOP_BENCH_BASE")
+    tree=$(mktemp -d)
+    git -C "$GOP_ROOT" archive "$base" | tar -x -C "$tree"
+    ansible-galaxy collection build --force --output-path "$tree" "$tree" >/dev/null
+    ansible-galaxy collection install --force -p "$tree/collections" "$tree"/galaxy_ops-pulsar-*.tar.gz >/dev/null
+    gop_install_collection
+    gop_inventory "$name"
+    gop_start_container "$name" --fresh
+    gop_converge >/dev/null
+    for i in $(seq "$runs"); do
+        echo "run $i/$runs: no-op re-run, $base then the working tree"
+        base_noop+=("$(ANSIBLE_COLLECTIONS_PATH=$tree/collections seconds noop_run)")
+        tree_noop+=("$(seconds noop_run)")
+    done
+    gop_pulsar_check "$name" >/dev/null
+    podman rm -f "$name" >/dev/null
+    rm -rf "$tree"
+    local table
+    table="| No-op re-run of \`pulsar-playbook.yml\`, \`changed=0\`, one container, alternating | Median s (min, max, n) |
+| --- | --- |
+| Collection at $base ($(git -C "$GOP_ROOT" log -1 --format=%cs "$base")) | $(printf '%s\n' "${base_noop[@]}" | stats) |
+| Working tree ($(git -C "$GOP_ROOT" rev-parse --short HEAD)$(git -C "$GOP_ROOT" diff --quiet HEAD || echo ", modified")) | $(printf '%s\n' "${tree_noop[@]}" | stats) |
+
+Measured $(date -u +%Y-%m-%d) on $(nproc) cores, Debian $GOP_SUITE container, podman $(podman version -f '{{.Client.Version}}')."
+    write_section revision "$table"
     echo "$table"
 }
 
