@@ -1,6 +1,10 @@
 """galaxy_ops.pulsar.install_files: each file written only when its content, owner, group or mode differ; check
 mode writes nothing; a diff per changed file. Run as Ansible runs a module (its arguments in a JSON file)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import grp
 import json
 import os
