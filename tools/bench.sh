@@ -113,20 +113,43 @@ floor_uv_run() {
             "pulsar-app[web]==0.16.0" $DEPS' "$GOP_BENCH_UV"
 }
 
+# The least work that gets the same Pulsar running (#21's floor): the apt
+# packages it needs to run (python3-venv; nginx) and, as the tutorial asks for
+# uwsgi, which has no wheel, the build packages; uv unpacking the same
+# packages without compiling bytecode (Python compiles a module when it first
+# imports it, as after the role's own uv install). No python3-packaging (only
+# Ansible's pip module needs it).
+floor_least_run() {
+    local deps
+    deps=$(yaml_get "$GOP_ROOT/group_vars/pulsarservers.yml" pulsar_optional_dependencies)
+    podman exec -e PKGS="python3-venv nginx $(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_build_os_packages)" \
+        -e DEPS="$deps" -e UV_CACHE_DIR=/root/.cache/pip/uv \
+        -e SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt -e PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+        "$name-floor" sh -ec '
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $PKGS >/dev/null
+        python3 -m venv /opt/floor
+        /opt/floor/bin/pip install -q "uv==$0"
+        /opt/floor/bin/uv pip install -q --python /opt/floor/bin/python "pulsar-app[web]==0.16.0" $DEPS' "$GOP_BENCH_UV"
+}
+
 yaml_get() { python3 -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))[sys.argv[2]]))' "$@"; }
 
 bench_floor() {
-    local -a floor floor_uv
+    local -a floor floor_uv floor_least
     for i in $(seq "$runs"); do
-        echo "floor run $i/$runs: bare apt + pip, then apt + uv"
+        echo "floor run $i/$runs: bare apt + pip, then apt + uv, then the least work"
         gop_start_container "$name-floor" --fresh
         floor+=("$(seconds floor_run)")
         gop_start_container "$name-floor" --fresh
         floor_uv+=("$(seconds floor_uv_run)")
+        gop_start_container "$name-floor" --fresh
+        floor_least+=("$(seconds floor_least_run)")
     done
     podman rm -f "$name-floor" >/dev/null
     write_section floor "| Floor: the cold converge's apt + pip installs done by hand in a fresh container (s) | $(printf '%s\n' "${floor[@]}" | stats) |
-| The same with uv $GOP_BENCH_UV installing the Python packages (s) | $(printf '%s\n' "${floor_uv[@]}" | stats) |"
+| The same with uv $GOP_BENCH_UV installing the Python packages (s) | $(printf '%s\n' "${floor_uv[@]}" | stats) |
+| Least work for the same Pulsar: python3-venv, nginx and the build packages (uwsgi) from apt, wheels unpacked by uv without bytecode (s) | $(printf '%s\n' "${floor_least[@]}" | stats) |"
 }
 
 # No-op re-run with Ansible inside the host (connection local): the roles' own
