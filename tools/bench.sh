@@ -93,24 +93,30 @@ floor_run() {
         PIP_CERT=/etc/ssl/certs/ca-certificates.crt /opt/floor/bin/pip install -q "pulsar-app[web]==0.16.0" $DEPS'
 }
 
-# The same floor with uv (pip-installed into the venv) doing the Python part,
-# compiling bytecode as pip does;
-# its cache lives in the host-mounted pip cache directory, so only the first
-# run downloads and builds.
-floor_uv_run() {
-    local pkgs deps
-    # The tutorial asks for uwsgi, which is built: the build packages too.
-    pkgs="$(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_os_packages) $(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_build_os_packages)"
+# uv_floor OS_PACKAGES [UV_ARGS...]: in a fresh container, OS_PACKAGES from
+# apt, a venv, uv pip-installed into it, then uv installing pulsar-app and the
+# tutorial's optional dependencies (with UV_ARGS). uv's cache lives in the
+# host-mounted pip cache directory, so only the first run downloads and builds.
+uv_floor() {
+    local deps
     deps=$(yaml_get "$GOP_ROOT/group_vars/pulsarservers.yml" pulsar_optional_dependencies)
-    podman exec -e PKGS="$pkgs nginx" -e DEPS="$deps" -e UV_CACHE_DIR=/root/.cache/pip/uv \
+    podman exec -e PKGS="$1" -e DEPS="$deps" -e UV_CACHE_DIR=/root/.cache/pip/uv \
         -e SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt -e PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
         "$name-floor" sh -ec '
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $PKGS >/dev/null
         python3 -m venv /opt/floor
         /opt/floor/bin/pip install -q "uv==$0"
-        /opt/floor/bin/uv pip install -q --compile-bytecode --python /opt/floor/bin/python \
-            "pulsar-app[web]==0.16.0" $DEPS' "$GOP_BENCH_UV"
+        /opt/floor/bin/uv pip install -q "$@" --python /opt/floor/bin/python "pulsar-app[web]==0.16.0" $DEPS' \
+        "$GOP_BENCH_UV" "${@:2}"
+}
+
+# The same floor as floor_run with uv doing the Python part, compiling
+# bytecode as pip does.
+floor_uv_run() {
+    # The tutorial asks for uwsgi, which is built: the build packages too.
+    uv_floor "$(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_os_packages) $(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_build_os_packages) nginx" \
+        --compile-bytecode
 }
 
 # The least work that gets the same Pulsar running (#21's floor): the apt
@@ -120,17 +126,7 @@ floor_uv_run() {
 # imports it, as after the role's own uv install). No python3-packaging (only
 # Ansible's pip module needs it).
 floor_least_run() {
-    local deps
-    deps=$(yaml_get "$GOP_ROOT/group_vars/pulsarservers.yml" pulsar_optional_dependencies)
-    podman exec -e PKGS="python3-venv nginx $(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_build_os_packages)" \
-        -e DEPS="$deps" -e UV_CACHE_DIR=/root/.cache/pip/uv \
-        -e SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt -e PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
-        "$name-floor" sh -ec '
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $PKGS >/dev/null
-        python3 -m venv /opt/floor
-        /opt/floor/bin/pip install -q "uv==$0"
-        /opt/floor/bin/uv pip install -q --python /opt/floor/bin/python "pulsar-app[web]==0.16.0" $DEPS' "$GOP_BENCH_UV"
+    uv_floor "python3-venv nginx $(yaml_get "$GOP_ROOT/roles/pulsar/defaults/main.yml" pulsar_build_os_packages)"
 }
 
 yaml_get() { python3 -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))[sys.argv[2]]))' "$@"; }
