@@ -3,7 +3,7 @@
 # (tutorial playbook: nginx + Pulsar) and write them
 # into docs/benchmarks.md (between the BENCH markers). Runs are repeated
 # GOP_BENCH_RUNS times (default 3); the median and the spread are reported.
-#   tools/bench.sh [converge] [noop] [floor] [uv] [fleet] [burst] [galaxy] [suites] [revision]   (default: all)
+#   tools/bench.sh [converge] [noop] [floor] [pip] [fleet] [burst] [galaxy] [suites] [revision]   (default: all)
 # revision compares the no-op re-run with another git revision's collection (GOP_BENCH_BASE).
 set -euo pipefail
 # shellcheck source=tools/lib.sh
@@ -34,7 +34,7 @@ open(path, "w").write(f"{head}{begin}\n{table}\n{end}{rest.split(end)[1]}")
 PY
 }
 
-sections=${*:-converge noop floor uv fleet burst galaxy suites revision}
+sections=${*:-converge noop floor pip fleet burst galaxy suites revision}
 
 bench_converge() {
 gop_install_collection
@@ -77,8 +77,8 @@ echo "$table"
 
 }
 
-# The floor: the same apt and pip installs as the cold converge (the role's
-# packages plus nginx, the tutorial's optional dependencies, same caches),
+# The floor of pulsar_installer: pip: the same apt and pip installs as its cold
+# converge (the role's packages plus nginx, the tutorial's optional dependencies, same caches),
 # done by hand in a fresh container, and the service started; the cold
 # converge's overhead over it is what the roles cost.
 floor_run() {
@@ -143,8 +143,8 @@ bench_floor() {
         floor_least+=("$(seconds floor_least_run)")
     done
     podman rm -f "$name-floor" >/dev/null
-    write_section floor "| Floor: the cold converge's apt + pip installs done by hand in a fresh container (s) | $(printf '%s\n' "${floor[@]}" | stats) |
-| The same with uv $GOP_BENCH_UV installing the Python packages (s) | $(printf '%s\n' "${floor_uv[@]}" | stats) |
+    write_section floor "| Floor of \`pulsar_installer: pip\`: its apt + pip installs done by hand in a fresh container (s) | $(printf '%s\n' "${floor[@]}" | stats) |
+| Floor of the default (uv): the same with uv $GOP_BENCH_UV installing the Python packages, bytecode compiled (s) | $(printf '%s\n' "${floor_uv[@]}" | stats) |
 | Least work for the same Pulsar: python3-venv, nginx and the build packages (uwsgi) from apt, wheels unpacked by uv without bytecode (s) | $(printf '%s\n' "${floor_least[@]}" | stats) |"
 }
 
@@ -179,20 +179,19 @@ bench_noop() {
     write_section noop "| No-op re-run, Ansible inside the host (connection local), \`changed=0\` (s) | $(printf '%s\n' "${local_noop[@]}" | stats) |"
 }
 
-# The cold converge again with pulsar_installer: uv (uv's cache in the
-# host-mounted pip cache directory, as in the floor's uv run).
-bench_uv() {
-    local -a cold_uv
+# The cold converge again with pulsar_installer: pip (the default, auto, is
+# uv for the tutorial's settings).
+bench_pip() {
+    local -a cold_pip
     gop_install_collection
     gop_inventory "$name"
     for i in $(seq "$runs"); do
-        echo "uv run $i/$runs: cold converge + job with pulsar_installer: uv"
+        echo "pip run $i/$runs: cold converge + job with pulsar_installer: pip"
         gop_start_container "$name" --fresh
-        cold_uv+=("$(seconds cold_run -e pulsar_installer=uv \
-            -e '{"pulsar_install_environments": {"UV_CACHE_DIR": "/root/.cache/pip/uv"}}')")
+        cold_pip+=("$(seconds cold_run -e pulsar_installer=pip)")
     done
     podman rm -f "$name" >/dev/null
-    write_section uv "| Cold converge with \`pulsar_installer: uv\`: fresh container to a passing \`pulsar-check\` job (s) | $(printf '%s\n' "${cold_uv[@]}" | stats) |"
+    write_section pip "| Cold converge with \`pulsar_installer: pip\`: fresh container to a passing \`pulsar-check\` job (s) | $(printf '%s\n' "${cold_pip[@]}" | stats) |"
 }
 
 # Fleet: one cold converge of 1 host, then of 4 hosts at once (forks 4),
@@ -332,7 +331,7 @@ echo "$table"
 
 # Debian 12 and 13 side by side in one run (#21): for each run, on each suite in
 # turn, the cold converge and no-op of bench_converge and the floor of
-# bench_floor (pip), each in a fresh container of that suite's base image.
+# bench_floor with uv (the default installer), each in a fresh container of that suite's base image.
 bench_suites() {
     gop_install_collection
     gop_inventory "$name"
@@ -346,7 +345,7 @@ bench_suites() {
             suite_cold[$suite]+="$(seconds cold_run) "
             suite_noop[$suite]+="$(seconds gop_converge) "
             gop_start_container "$name-floor" --fresh
-            suite_floor[$suite]+="$(seconds floor_run) "
+            suite_floor[$suite]+="$(seconds floor_uv_run) "
         done
     done
     podman rm -f "$name" "$name-floor" >/dev/null
@@ -357,7 +356,7 @@ bench_suites() {
         case $row in
             cold) what="Cold converge to a passing \`pulsar-check\` job" ;;
             noop) what="No-op re-run, \`changed=0\`" ;;
-            floor) what="Floor: the same apt + pip installs by hand" ;;
+            floor) what="Floor: the same apt + uv installs by hand" ;;
         esac
         local -n values=suite_$row
         table+="

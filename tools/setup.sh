@@ -31,7 +31,7 @@ if [ ! -x .venv-oldest/bin/ansible-playbook ] || ! cmp -s requirements/oldest.tx
     cp requirements/oldest.txt .venv-oldest/.requirements
 fi
 
-mkdir -p "$GOP_CACHE_DIR/pip" "$GOP_CACHE_DIR/apt" "$GOP_CACHE_DIR/ssh"
+mkdir -p "$GOP_CACHE_DIR/pip/uv" "$GOP_CACHE_DIR/apt" "$GOP_CACHE_DIR/ssh"
 # The key Ansible and testinfra use to reach the test containers (see build-image.sh).
 [ -s "$GOP_SSH_KEY" ] || ssh-keygen -q -t ed25519 -N '' -C galaxy-ops-tests -f "$GOP_SSH_KEY"
 

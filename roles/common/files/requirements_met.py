@@ -10,10 +10,14 @@ print the first one that is not and exit 1. A requirement this cannot judge
 (a URL, a path) counts as not met, so pip runs. The pulsar role reads the
 installed Pulsar version from it (to refuse a downgrade) and skips
 `pip install`, which takes seconds even when it changes nothing, on exit 0.
+
+With --pip-config first, the second line is `pip configuration: ` and a JSON list of the pip configuration files
+that pip would read for this user (uv reads none of them): the pulsar role's installer choice reads it.
 """
 
 import glob
 import json
+import os
 import sys
 from importlib import metadata
 
@@ -66,13 +70,30 @@ def installed_version(name):
         return None
 
 
+def pip_config_files():
+    """The configuration files pip reads on Linux (global, then user; PIP_CONFIG_FILE too) that exist."""
+    home = os.path.expanduser("~")
+    dirs = os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+    candidates = [os.path.join(d, "pip", "pip.conf") for d in dirs.split(":") if d] + ["/etc/pip.conf"]
+    candidates += [os.path.join(home, ".pip", "pip.conf"),
+                   os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "pip", "pip.conf"),
+                   os.environ.get("PIP_CONFIG_FILE") or ""]
+    return [path for path in dict.fromkeys(candidates) if path and os.path.isfile(path)]
+
+
 def main():
     args = sys.argv[1:]
+    pip_config = args[:1] == ["--pip-config"]
+    if pip_config:
+        args = args[1:]
+    config_line = f"pip configuration: {json.dumps(pip_config_files())}" if pip_config else None
     if args[:1] == ["--venv"]:
         venv, args = args[1], args[2:]
         SEARCH["path"] = glob.glob(f"{venv}/lib/python3*/site-packages")
         if not SEARCH["path"]:
             print(json.dumps({}))
+            if config_line:
+                print(config_line)
             print(f"no virtualenv at {venv}")
             return 1
     reqs = []
@@ -83,6 +104,8 @@ def main():
             reqs.append((text, None))
     parsed = [pair[1] for pair in reqs if pair[1]]
     print(json.dumps({req.name.lower(): installed_version(req.name) for req in parsed}), flush=True)
+    if config_line:
+        print(config_line, flush=True)
     seen = set()
     for text, req in reqs:
         found = unmet(req, seen) if req else text
