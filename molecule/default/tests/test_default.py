@@ -123,9 +123,15 @@ def test_converge_puts_back_what_drifted(host, ansible_playbook, pulsar):
     python = f"{pulsar['dirs']['venv']}/bin/python"
     staging = pulsar["dirs"]["staging"]
     host.check_output(f"{python} -m pip uninstall -y -q gunicorn")
+    # --check shows the install it would do: uv's dry run (uv is the default installer, auto),
+    # and does not do it.
+    check = ansible_playbook(REPO / "pulsar-playbook.yml", {}, "--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    install = check.stdout.split("Install into the virtualenv with uv]", 1)
+    assert len(install) == 2 and "changed:" in install[1].split("TASK [", 1)[0], check.stdout
+    assert host.run(f"{python} -c 'import gunicorn'").rc != 0
     host.check_output("DEBIAN_FRONTEND=noninteractive apt-get remove -y -q libcurl4-openssl-dev")
     host.check_output(f"chmod 0700 {staging}")
-    assert host.run(f"{python} -c 'import gunicorn'").rc != 0
     run = ansible_playbook(REPO / "pulsar-playbook.yml")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "changed=0" not in run.stdout

@@ -11,7 +11,8 @@ print the first one that is not and exit 1. A requirement this cannot judge
 installed Pulsar version from it (to refuse a downgrade) and skips
 `pip install`, which takes seconds even when it changes nothing, on exit 0.
 
-With --pip-config first, the second line is `pip configuration: ` and a JSON list of the pip configuration files
+Each `--report NAME` first adds NAME's installed version to that map without judging it (the pulsar role's uv,
+when it may or may not install with it). With --pip-config first, the second line is `pip configuration: ` and a JSON list of the pip configuration files
 that pip would read for this user (uv reads none of them): the pulsar role's installer choice reads it.
 """
 
@@ -86,6 +87,9 @@ def main():
     pip_config = args[:1] == ["--pip-config"]
     if pip_config:
         args = args[1:]
+    reported = []
+    while args[:1] == ["--report"]:
+        reported, args = reported + [args[1]], args[2:]
     config_line = f"pip configuration: {json.dumps(pip_config_files())}" if pip_config else None
     if args[:1] == ["--venv"]:
         venv, args = args[1], args[2:]
@@ -103,7 +107,9 @@ def main():
         except InvalidRequirement:
             reqs.append((text, None))
     parsed = [pair[1] for pair in reqs if pair[1]]
-    print(json.dumps({req.name.lower(): installed_version(req.name) for req in parsed}), flush=True)
+    versions = {name.lower(): installed_version(name) for name in reported}
+    versions.update({req.name.lower(): installed_version(req.name) for req in parsed})
+    print(json.dumps(versions), flush=True)
     if config_line:
         print(config_line, flush=True)
     seen = set()

@@ -67,3 +67,12 @@ def test_the_look_lists_pip_configuration_files_only_when_asked(tmp_path):
             <= set(found), found
     plain = run_script(tmp_path, "--venv", str(tmp_path / "venv"), "surely-not-installed")
     assert not any(line.startswith("pip configuration") for line in plain.stdout.splitlines()), plain.stdout
+
+
+def test_a_reported_distribution_is_listed_but_not_required(tmp_path):
+    """auto's uv: its version is read (install, check mode's dry run) without making its absence work to do."""
+    (tmp_path / "venv" / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
+    looked = run_script(tmp_path, "--pip-config", "--report", "uv", "--venv", str(tmp_path / "venv"))
+    lines = looked.stdout.splitlines()
+    assert looked.returncode == 0, looked
+    assert json.loads(lines[0]) == {"uv": None} and lines[1].startswith("pip configuration: "), lines
