@@ -131,7 +131,7 @@ def test_nothing_written_outside_the_accounts_space(host):
     allowed = [f"/home/{account}", f"/var/spool/cron/crontabs/{account}", "/var/spool/cron/crontabs",
                "/var/log/journal", "/var/log/lastlog", "/var/log/wtmp", "/var/tmp/hpc-before-converge"]
     # The test harness's host mounts (caches, the ssh key), which other containers write to.
-    harness = ["/root/.cache/pip", "/var/cache/apt/archives", "/root/.ssh"]
+    harness = ["/root/.cache/pip", "/root/.cache/uv", "/var/cache/apt/archives", "/root/.ssh"]
     prune = " -o ".join(f"-path {path}" for path in ["/proc", "/sys", "/dev", "/run", "/tmp", "/shared"] + allowed
                         + harness)
     written = root.check_output(f"find / -xdev \\( {prune} \\) -prune -o -newer /var/tmp/hpc-before-converge -print")
