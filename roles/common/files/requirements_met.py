@@ -12,8 +12,9 @@ installed Pulsar version from it (to refuse a downgrade) and skips
 `pip install`, which takes seconds even when it changes nothing, on exit 0.
 
 Each `--report NAME` first adds NAME's installed version to that map without judging it (the pulsar role's uv,
-when it may or may not install with it). With --pip-config first, the second line is `pip configuration: ` and a JSON list of the pip configuration files
-that pip would read for this user (uv reads none of them): the pulsar role's installer choice reads it.
+when it may or may not install with it). With --pip-config first, the second line is `pip configuration: ` and a
+JSON list of the pip configuration files that pip would read for this user (uv reads none of them): the pulsar
+role's installer choice reads it.
 """
 
 import glob
@@ -91,13 +92,18 @@ def main():
     while args[:1] == ["--report"]:
         reported, args = reported + [args[1]], args[2:]
     config_line = f"pip configuration: {json.dumps(pip_config_files())}" if pip_config else None
+
+    def head(versions):
+        """The versions line, then the pip configuration line when asked for."""
+        print(json.dumps(versions), flush=True)
+        if config_line:
+            print(config_line, flush=True)
+
     if args[:1] == ["--venv"]:
         venv, args = args[1], args[2:]
         SEARCH["path"] = glob.glob(f"{venv}/lib/python3*/site-packages")
         if not SEARCH["path"]:
-            print(json.dumps({}))
-            if config_line:
-                print(config_line)
+            head({})
             print(f"no virtualenv at {venv}")
             return 1
     reqs = []
@@ -109,9 +115,7 @@ def main():
     parsed = [pair[1] for pair in reqs if pair[1]]
     versions = {name.lower(): installed_version(name) for name in reported}
     versions.update({req.name.lower(): installed_version(req.name) for req in parsed})
-    print(json.dumps(versions), flush=True)
-    if config_line:
-        print(config_line, flush=True)
+    head(versions)
     seen = set()
     for text, req in reqs:
         found = unmet(req, seen) if req else text
