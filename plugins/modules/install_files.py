@@ -19,8 +19,9 @@ description:
     P(ansible.builtin.file#lookup) (with O(ansible.builtin.file#lookup:rstrip=false)).
   - A file is replaced atomically (a temporary file in the same directory, then a rename). The directory must
     exist.
-  - "Not for secrets: the content travels as a module argument. Keep a file that holds one in its own
-    M(ansible.builtin.template) task with C(no_log) and C(diff: false)."
+  - "A file that holds a secret gets a task of its own with C(no_log: true) and C(diff: false): its content then
+    reaches no output, no diff and not the host's log of module calls. The content travels to the host as a module
+    argument, on the connection, as a template task's rendered file does."
 version_added: 0.2.0
 author: galaxy_ops.pulsar contributors (@galaxy-ops)
 options:

@@ -1,6 +1,6 @@
 """Tell whether pip would have nothing to do.
 
-Run with the host's Python as `requirements_met.py --venv VENV REQUIREMENT...`:
+Run with the host's Python as `requirements_met.py --venv VENV -- REQUIREMENT...`:
 it reads the package metadata of VENV's site-packages as data, so no code of
 the virtualenv runs (the venv's own Python, without --venv, looks at itself).
 The first line of output maps each requirement's name to its installed version
@@ -11,12 +11,13 @@ print the first one that is not and exit 1. A requirement this cannot judge
 installed Pulsar version from it (to refuse a downgrade) and skips
 `pip install`, which takes seconds even when it changes nothing, on exit 0.
 
-Each `--report NAME` first adds NAME's installed version to that map without judging it (the pulsar role's uv,
-when it may or may not install with it). With --pip-config first, the second line is `pip configuration: ` and a
+Each `--report NAME` adds NAME's installed version to that map without judging it (the pulsar role's uv,
+when it may or may not install with it). With --pip-config, the second line is `pip configuration: ` and a
 JSON list of the pip configuration files that pip would read for this user (uv reads none of them): the pulsar
 role's installer choice reads it.
 """
 
+import argparse
 import glob
 import json
 import os
@@ -84,14 +85,15 @@ def pip_config_files():
 
 
 def main():
-    args = sys.argv[1:]
-    pip_config = args[:1] == ["--pip-config"]
-    if pip_config:
-        args = args[1:]
-    reported = []
-    while args[:1] == ["--report"]:
-        reported, args = reported + [args[1]], args[2:]
-    config_line = f"pip configuration: {json.dumps(pip_config_files())}" if pip_config else None
+    parser = argparse.ArgumentParser(description="Tell whether pip would have nothing to do.")
+    parser.add_argument("--pip-config", action="store_true", help="also list the pip configuration files")
+    parser.add_argument("--report", action="append", default=[], metavar="NAME",
+                        help="add NAME's installed version to the map without judging it")
+    parser.add_argument("--venv", help="read this virtualenv's site-packages instead of sys.path")
+    parser.add_argument("requirements", nargs="*", metavar="REQUIREMENT")
+    options = parser.parse_args()
+    args, reported = options.requirements, options.report
+    config_line = f"pip configuration: {json.dumps(pip_config_files())}" if options.pip_config else None
 
     def head(versions):
         """The versions line, then the pip configuration line when asked for."""
@@ -99,12 +101,11 @@ def main():
         if config_line:
             print(config_line, flush=True)
 
-    if args[:1] == ["--venv"]:
-        venv, args = args[1], args[2:]
-        SEARCH["path"] = glob.glob(f"{venv}/lib/python3*/site-packages")
+    if options.venv:
+        SEARCH["path"] = glob.glob(f"{options.venv}/lib/python3*/site-packages")
         if not SEARCH["path"]:
             head({})
-            print(f"no virtualenv at {venv}")
+            print(f"no virtualenv at {options.venv}")
             return 1
     reqs = []
     for text in args:
