@@ -11,14 +11,15 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: install_files
-short_description: Write several files with their owner, group and mode in one call
+short_description: Write several files with their owner, group and mode, and links, in one call
 description:
   - Writes each file of O(files) whose content, owner, group or mode differ from what is asked for, the way
     M(ansible.builtin.copy) with O(ansible.builtin.copy#module:content) does, but for all of them in one module
     call. Give it rendered templates with the P(ansible.builtin.template#lookup) lookup and files with
     P(ansible.builtin.file#lookup) (with O(ansible.builtin.file#lookup:rstrip=false)).
-  - A file is replaced atomically (a temporary file in the same directory, then a rename). The directory must
-    exist.
+  - It also makes symbolic links and removes files or links (O(files[].state)), as M(ansible.builtin.file) does.
+  - A file or a link is replaced atomically (a temporary one in the same directory, then a rename). The directory
+    must exist.
   - "A file that holds a secret gets a task of its own with C(no_log: true) and C(diff: false): its content then
     reaches no output, no diff and not the host's log of module calls. The content travels to the host as a module
     argument, on the connection, as a template task's rendered file does."
@@ -35,10 +36,22 @@ options:
         description: Absolute path of the file.
         type: path
         required: true
-      content:
-        description: The whole content of the file.
+      state:
+        description:
+          - V(file) writes O(files[].content); V(link) makes O(files[].dest) a symbolic link to O(files[].src)
+            (replacing a file or another link there); V(absent) removes the file or link at O(files[].dest).
+          - O(files[].owner), O(files[].group), O(files[].mode) and O(files[].validate) are for V(file) only.
         type: str
-        required: true
+        choices: [file, link, absent]
+        default: file
+        version_added: 0.2.0
+      content:
+        description: The whole content of the file (O(files[].state=file), where it is required).
+        type: str
+      src:
+        description: What the link points to (O(files[].state=link), where it is required), as the link holds it.
+        type: str
+        version_added: 0.2.0
       owner:
         description: Owner of the file (name or uid). Left as it is when not set.
         type: str
@@ -154,12 +167,52 @@ def _write(module, b_dest, b_content, validate):
             os.remove(b_tmp)
 
 
+def _link_or_remove(module, spec, diffs):
+    """Bring a link or an absent path to spec; return its result entry."""
+    dest, b_dest = spec["dest"], to_bytes(spec["dest"], errors="surrogate_or_strict")
+    before = ("link to %s\n" % to_text(os.readlink(b_dest))) if os.path.islink(b_dest) else (
+        "file\n" if os.path.lexists(b_dest) else "")
+    after = "link to %s\n" % spec["src"] if spec["state"] == "link" else ""
+    changed = before != after
+    if changed:
+        if module._diff:
+            diffs.append({"before_header": dest if before else "%s (absent)" % dest,
+                          "after_header": dest if after else "%s (absent)" % dest, "before": before, "after": after})
+        if not module.check_mode:
+            if spec["state"] == "absent":
+                os.remove(b_dest)
+            else:
+                if not os.path.isdir(os.path.dirname(b_dest)):
+                    module.fail_json(msg="Destination directory %s does not exist" % os.path.dirname(dest))
+                # A new link beside the old path, then a rename over it: never a moment without one.
+                b_tmp = to_bytes(os.path.join(os.path.dirname(dest), ".ansible_tmp%s.%d" % (
+                    os.path.basename(dest), os.getpid())), errors="surrogate_or_strict")
+                os.symlink(to_bytes(spec["src"], errors="surrogate_or_strict"), b_tmp)
+                try:
+                    os.rename(b_tmp, b_dest)
+                finally:
+                    if os.path.lexists(b_tmp):
+                        os.remove(b_tmp)
+    return {"dest": dest, "changed": changed, "content_changed": changed}
+
+
 def install(module, spec, diffs):
     """Bring one file to spec; return its result entry."""
     dest = spec["dest"]
     b_dest = to_bytes(dest, errors="surrogate_or_strict")
     if not os.path.isabs(dest):
         module.fail_json(msg="%s: dest must be an absolute path" % dest)
+    if os.path.isdir(b_dest) and not os.path.islink(b_dest):
+        module.fail_json(msg="%s is a directory, not a file" % dest)
+    if spec["state"] != "file":
+        extra = [key for key in ("owner", "group", "mode", "validate", "content") if spec[key] is not None]
+        if extra:
+            module.fail_json(msg="%s: %s not for state %s" % (dest, ", ".join(extra), spec["state"]))
+        if (spec["src"] is None) == (spec["state"] == "link"):
+            module.fail_json(msg="%s: src is for state link, and required there" % dest)
+        return _link_or_remove(module, spec, diffs)
+    if spec["content"] is None or spec["src"] is not None:
+        module.fail_json(msg="%s: state file takes content, not src" % dest)
     if os.path.isdir(b_dest):
         module.fail_json(msg="%s is a directory, not a file" % dest)
     b_content = to_bytes(spec["content"], errors="surrogate_or_strict")
@@ -191,7 +244,9 @@ def main():
         argument_spec={
             "files": {"type": "list", "elements": "dict", "required": True, "options": {
                 "dest": {"type": "path", "required": True},
-                "content": {"type": "str", "required": True},
+                "state": {"type": "str", "choices": ["file", "link", "absent"], "default": "file"},
+                "content": {"type": "str"},
+                "src": {"type": "str"},
                 "owner": {"type": "str"},
                 "group": {"type": "str"},
                 "mode": {"type": "raw"},

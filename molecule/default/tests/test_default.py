@@ -139,3 +139,27 @@ def test_converge_puts_back_what_drifted(host, ansible_playbook, pulsar):
     assert host.package("libcurl4-openssl-dev").is_installed
     assert host.file(staging).mode == 0o750
     assert host.service("pulsar").is_running
+
+
+def test_units_put_back_and_a_timer_turned_off_goes(host, ansible_playbook):
+    """One look at all units (galaxy_ops.pulsar.systemd_units): nginx stopped and the cleanup timer stopped and
+    disabled are put back; with pulsar_cleanup false the timer is stopped, disabled and its file removed, and
+    systemd no longer lists it; turned on again, it comes back."""
+    from conftest import REPO
+
+    timer = "pulsar-cleanup.timer"
+    host.check_output(f"systemctl stop nginx && systemctl disable --now {timer}")
+    run = ansible_playbook(REPO / "pulsar-playbook.yml")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert host.service("nginx").is_running and host.service("nginx").is_enabled, run.stdout
+    assert host.service(timer).is_running and host.service(timer).is_enabled, run.stdout
+
+    off = ansible_playbook(REPO / "pulsar-playbook.yml", {"pulsar_cleanup": False})
+    assert off.returncode == 0, off.stdout + off.stderr
+    assert not host.file(f"/etc/systemd/system/{timer}").exists, off.stdout
+    assert not host.service(timer).is_running, off.stdout
+    assert timer not in host.check_output("systemctl list-units --all --no-legend 'pulsar-*'"), off.stdout
+
+    on = ansible_playbook(REPO / "pulsar-playbook.yml")
+    assert on.returncode == 0, on.stdout + on.stderr
+    assert host.service(timer).is_running and host.service(timer).is_enabled, on.stdout

@@ -97,3 +97,40 @@ def test_content_that_fails_validation_is_not_written(tmp_path):
     assert result.get("failed") and f"{b} failed validation" in result["msg"], result
     assert a.read_text() == "good, edited\n" and b.read_text() == "good\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.conf", "args.json", "b.conf"]
+
+
+def test_links_and_absent_paths_change_only_when_they_differ(tmp_path):
+    site, enabled, default = tmp_path / "site", tmp_path / "enabled", tmp_path / "default"
+    default.write_text("distribution's site\n")
+    files = [spec(site, "server {}\n"), {"dest": str(enabled), "state": "link", "src": str(site)},
+             {"dest": str(default), "state": "absent"}]
+    check = run(tmp_path, files, check=True, diff=True)
+    assert check["changed_files"] == [str(site), str(enabled), str(default)], check
+    assert not enabled.is_symlink() and default.exists()
+    assert check["diff"][1:] == [
+        {"before_header": "%s (absent)" % enabled, "after_header": str(enabled), "before": "",
+         "after": "link to %s\n" % site},
+        {"before_header": str(default), "after_header": "%s (absent)" % default, "before": "file\n", "after": ""}]
+    first = run(tmp_path, files)
+    assert first["changed_files"] == [str(site), str(enabled), str(default)], first
+    assert os.readlink(enabled) == str(site) and not default.exists()
+    assert run(tmp_path, files)["changed_files"] == []
+    # A link elsewhere is pointed back; a file in its place is replaced by the link.
+    os.remove(enabled)
+    os.symlink(str(default), enabled)
+    assert run(tmp_path, files)["changed_files"] == [str(enabled)] and os.readlink(enabled) == str(site)
+    os.remove(enabled)
+    enabled.write_text("not a link\n")
+    assert run(tmp_path, files)["changed_files"] == [str(enabled)] and os.readlink(enabled) == str(site)
+
+
+def test_link_and_absent_take_no_file_settings(tmp_path):
+    result = run(tmp_path, [{"dest": str(tmp_path / "l"), "state": "link", "src": "/x", "mode": "0644"}])
+    assert result["failed"] and "mode not for state link" in result["msg"], result
+    result = run(tmp_path, [{"dest": str(tmp_path / "l"), "state": "link"}])
+    assert result["failed"] and "src is for state link, and required there" in result["msg"], result
+    result = run(tmp_path, [{"dest": str(tmp_path / "f"), "src": "/x", "content": "x"}])
+    assert result["failed"] and "state file takes content, not src" in result["msg"], result
+    (tmp_path / "d").mkdir()
+    result = run(tmp_path, [{"dest": str(tmp_path / "d"), "state": "absent"}])
+    assert result["failed"] and "is a directory" in result["msg"], result
