@@ -86,7 +86,9 @@ def test_only_modern_tls_protocols(host, flag, accepted):
 
 
 def test_admin_site_template_used(host):
+    """The admin's templates/nginx/status.j2, which names its site `item` as galaxyproject.nginx's do."""
     assert host.file("/etc/nginx/sites-enabled/status").is_symlink
+    assert "location = /status {" in host.file("/etc/nginx/sites-available/status").content_string
     assert "Active connections" in host.check_output("python3 -c \"import urllib.request as u; "
                                                      "print(u.urlopen('http://127.0.0.1:8081/status').read().decode())\"")
 
