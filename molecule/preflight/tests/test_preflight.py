@@ -220,6 +220,24 @@ def test_migrated_group_vars_pass_with_a_warning_for_what_is_not_used(ansible_pl
     assert "pulsar_pycurl_ssl_library" not in warning.split("TASK [")[0], warning
 
 
+def test_galaxyproject_nginx_variables_are_named_and_its_tls_refused_without_ours(ansible_playbook):
+    """galaxyproject.nginx's group_vars: a name pulsar_nginx does not read is named; its TLS settings without
+    pulsar_nginx_tls are refused (Pulsar would be served in clear), and accepted with it."""
+    extra = {"nginx_flavor": "full", "nginx_ssl_servers": ["pulsar-proxy"],
+             "nginx_conf_ssl_certificate": "/etc/ssl/certs/pulsar.crt"}
+    run = ansible_playbook(REPO / "pulsar-playbook.yml", extra, "--check", "--tags", "pulsar_preflight")
+    words = " ".join(plain(run.stdout + run.stderr).split())
+    assert run.returncode != 0, words
+    assert "nginx_conf_ssl_certificate, nginx_ssl_servers ask galaxyproject.nginx for TLS" in words, words
+    run = ansible_playbook(REPO / "pulsar-playbook.yml", dict(extra, pulsar_nginx_tls=True,
+                                                              pulsar_nginx_tls_self_signed=True),
+                           "--check", "--tags", "pulsar_preflight")
+    words = " ".join(plain(run.stdout + run.stderr).split())
+    assert run.returncode == 0 and re.search(r"failed=0\s", words), words
+    assert ("pulsar_nginx does not read nginx_conf_ssl_certificate, nginx_flavor, nginx_ssl_servers "
+            "(galaxyproject.nginx's variables, or a typo)") in words, words
+
+
 def test_a_job_limit_pulsar_ignores_is_named(ansible_playbook):
     """Pulsar 0.16 starts every queued_python job at once: a num_concurrent_jobs an admin set is named."""
     extra = {"pulsar_yaml_config": {"private_token": "x" * 40, "managers": {"_default_": {"num_concurrent_jobs": 2}}}}
