@@ -45,12 +45,13 @@ def main_pid(host, service="pulsar"):
 
 
 def wait_restarted(host, old_pid, timeout=240, port=None, service="pulsar"):
-    """Wait for a new main process of the service (one that listens on `port` again, when given); its PID."""
+    """Wait for a new main process of the service (one that listens on `port` again, on any address, when given);
+    its PID."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pid = main_pid(host, service)
         if pid not in ("0", old_pid) and host.service(service).is_running and (
-                port is None or host.socket(f"tcp://0.0.0.0:{port}").is_listening):
+                port is None or host.run(f"ss -Hltn 'sport = :{port}'").stdout.strip()):
             return pid
         time.sleep(2)
     raise AssertionError(host.run(f"journalctl -u {service} --no-pager -n 40").stdout)

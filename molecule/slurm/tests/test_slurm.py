@@ -94,7 +94,8 @@ def test_sigkill_while_a_slurm_job_runs(host, head, pulsar_api, ansible_playbook
     slurm_id = slurm_job_running(head)
     old = main_pid(host)
     host.run_test(f"kill -KILL {old}")
-    wait_restarted(host, old, 150)  # cgroup v1 here: after TimeoutStopSec (80 s); v2: RestartSec
+    # cgroup v1 here: after TimeoutStopSec (80 s); v2: RestartSec. Listening again, or nginx answers 502.
+    wait_restarted(host, old, 150, port=8913)
     rc, result = pulsar_api(URL, "collect", job["job_id"])
     assert rc == 0, result
     assert result["complete"] == "true" and result["output"].strip() == "finished after 45 s", result
