@@ -112,8 +112,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-PROPERTIES = {"Id": "id", "LoadState": "load_state", "ActiveState": "active_state",
-              "UnitFileState": "unit_file_state", "FragmentPath": "fragment_path"}
+PROPERTIES = {"LoadState": "load_state", "ActiveState": "active_state", "UnitFileState": "unit_file_state",
+              "FragmentPath": "fragment_path"}
 # What systemctl is-enabled answers 0 for: the unit starts when wanted, or cannot be disabled.
 ENABLED = ("enabled", "enabled-runtime", "static", "indirect", "generated", "transient", "alias")
 # Disabling changes these; the others are not enabled, or systemctl cannot disable them.
@@ -138,7 +138,6 @@ def show(module, systemctl, names):
             key, value = line.split("=", 1) if "=" in line else (line, "")
             if key in PROPERTIES:
                 state[PROPERTIES[key]] = value
-        state.pop("id")
         state["name"] = name
         states.append(state)
     return states
