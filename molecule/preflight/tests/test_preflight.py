@@ -347,3 +347,25 @@ def test_galaxyproject_pulsar_group_vars_converge_and_a_job_passes(host, ansible
     assert f"libcurl/{libcurl} OpenSSL/" in pycurl, (pycurl, libcurl)
     check = pulsar_check_runner(host, deployed)("http://localhost/")
     assert check.rc == 0, check.stdout + check.stderr
+
+
+# After the galaxyproject.pulsar converge: the role skips the user and group
+# modules when its look finds the account as asked, so an account changed by
+# hand must still be put back (primary group, shell, comment, supplementary
+# groups), and the next run must change nothing.
+def test_an_account_changed_by_hand_is_put_back(host, ansible_playbook, tmp_path):
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    shutil.copy(Path(os.environ["MOLECULE_INVENTORY_FILE"]), inventory / "hosts.yml")
+    asked = {"pulsar_user": {"name": "pulsar", "create_home": False, "groups": ["video"]}}
+    run = ansible_playbook(UPSTREAM / "playbook.yml", asked, inventory=inventory)
+    assert run.returncode == 0 and re.search(r"failed=0\s", run.stdout), run.stdout + run.stderr
+    host.run_expect([0], "usermod --gid users --shell /bin/sh --comment 'changed by hand' pulsar")
+    host.run_expect([0], "gpasswd --delete pulsar video")
+    again = ansible_playbook(UPSTREAM / "playbook.yml", asked, inventory=inventory)
+    assert again.returncode == 0 and re.search(r"failed=0\s", again.stdout), again.stdout + again.stderr
+    account = host.user("pulsar")
+    assert (account.group, account.shell, account.gecos) == ("pulsar", "/usr/sbin/nologin", "Pulsar job server")
+    assert "video" in account.groups, account.groups
+    last = ansible_playbook(UPSTREAM / "playbook.yml", asked, inventory=inventory)
+    assert last.returncode == 0 and re.search(r"changed=0\s", last.stdout), last.stdout
